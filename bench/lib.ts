@@ -1,0 +1,70 @@
+import { performance } from 'node:perf_hooks'
+
+export interface Measurement {
+  name: string
+  requests: number
+  concurrency: number
+  rps: number
+  p50: number
+  p99: number
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
+
+/**
+ * Runs `task` `requests` times with `concurrency` in flight (after `warmup` untimed runs) and
+ * reports throughput and latency percentiles in milliseconds. Bounded by count, never by time.
+ */
+export async function measure(
+  name: string,
+  task: (i: number) => Promise<unknown>,
+  { requests = 2000, concurrency = 8, warmup = 100 } = {},
+): Promise<Measurement> {
+  for (let i = 0; i < warmup; i++) await task(i)
+  const latencies: number[] = []
+  let next = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        const i = next++
+        const t0 = performance.now()
+        await task(i)
+        latencies.push(performance.now() - t0)
+      }
+    }),
+  )
+  const seconds = (performance.now() - started) / 1000
+  latencies.sort((a, b) => a - b)
+  return {
+    name,
+    requests,
+    concurrency,
+    rps: requests / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  }
+}
+
+export function printTable(title: string, rows: Measurement[]): void {
+  console.log(`\n${title}`)
+  console.table(
+    rows.map((r) => ({
+      case: r.name,
+      'req/s': Math.round(r.rps),
+      'p50 ms': r.p50.toFixed(2),
+      'p99 ms': r.p99.toFixed(2),
+      n: r.requests,
+      conc: r.concurrency,
+    })),
+  )
+}
+
+/** Fails loudly when a benchmarked request does not do what it should (a fast error is no result). */
+export async function expectOk(response: Response): Promise<void> {
+  if (!response.ok) throw new Error(`benchmark request failed: ${response.status} ${await response.text()}`)
+  await response.arrayBuffer()
+}

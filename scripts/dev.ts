@@ -1,0 +1,86 @@
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { startStack } from './stack/index.ts'
+import { PROJECT_ROOT } from './stack/migrate.ts'
+
+const HELP = `npm run dev -- [options]
+
+Starts the local Supabase-compatible stack: Postgres (PGlite), Auth, Realtime and every function
+declared in supabase/config.toml, with no Docker and no keys.
+
+  --port <n>        API gateway port (default 54321)
+  --db-port <n>     Postgres port (default 54322)
+  --data-dir <dir>  database directory (default .consilium/db)
+  --reset           delete the database first (migrations and seed run again)
+  --no-watch        do not restart functions when their code changes
+  -h, --help        this text`
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '54321' },
+    'db-port': { type: 'string', default: '54322' },
+    'data-dir': { type: 'string', default: join(PROJECT_ROOT, '.consilium', 'db') },
+    reset: { type: 'boolean', default: false },
+    'no-watch': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+})
+
+if (values.help) {
+  console.log(HELP)
+  process.exit(0)
+}
+
+function port(value: string, flag: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    console.error(`${flag} must be a port number, not "${value}"`)
+    process.exit(2)
+  }
+  return n
+}
+
+const started = Date.now()
+console.log('Starting the local stack…')
+let stack: Awaited<ReturnType<typeof startStack>>
+try {
+  stack = await startStack({
+    port: port(values.port, '--port'),
+    dbPort: port(values['db-port'], '--db-port'),
+    dataDir: values['data-dir'],
+    reset: values.reset,
+    seed: true,
+    watch: !values['no-watch'],
+  })
+} catch (error) {
+  console.error(`\nCould not start: ${(error as Error).message}`)
+  process.exit(1)
+}
+
+const { apiUrl, dbUrl, keys } = stack
+console.log(`
+Started in ${((Date.now() - started) / 1000).toFixed(1)} s. Consilium's local stack is running.
+
+         API URL: ${apiUrl}
+   Functions URL: ${apiUrl}/functions/v1/<name>  (${stack.functions.join(', ')})
+        Auth URL: ${apiUrl}/auth/v1
+    Realtime URL: ${apiUrl.replace('http', 'ws')}/realtime/v1/websocket
+          DB URL: ${dbUrl}
+        JWKS URL: ${apiUrl}/auth/v1/.well-known/jwks.json
+      JWT secret: ${keys.jwtSecret}
+        anon key: ${keys.anonKey}
+service_role key: ${keys.serviceRoleKey}
+
+Press Ctrl-C to stop.`)
+
+let stopping = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return
+    stopping = true
+    console.log('\nStopping…')
+    await stack.stop()
+    console.log('Stopped; the database was closed cleanly.')
+    process.exit(0)
+  })
+}

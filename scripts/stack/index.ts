@@ -1,0 +1,132 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import postgres from 'postgres'
+import { type Database, startDatabase } from './database.ts'
+import { declaredFunctions, FunctionWorker } from './functions/runner.ts'
+import { createGateway, type FetchService, type GatewayOptions, listen, type UpgradeService } from './gateway.ts'
+import { loadKeys, type StackKeys } from './keys.ts'
+import { applyMigrations, PROJECT_ROOT } from './migrate.ts'
+
+export interface StackOptions {
+  host?: string
+  /** The API gateway's port (54321 for `npm run dev`; 0 picks a free one). */
+  port: number
+  dbPort: number
+  /** Where the database and signing key live; `undefined` keeps everything in memory. */
+  dataDir?: string
+  reset?: boolean
+  /** Load supabase/seed.sql into a database that was just created. */
+  seed?: boolean
+  /** Restart functions when their code changes. */
+  watch?: boolean
+  log?: (name: string, line: string) => void
+}
+
+export interface Stack {
+  apiUrl: string
+  dbUrl: string
+  keys: StackKeys
+  functions: string[]
+  stop(): Promise<void>
+}
+
+/** The environment hosted Supabase gives every edge function. */
+export function functionEnv(
+  apiUrl: string,
+  dbUrl: string,
+  keys: Pick<StackKeys, 'anonKey' | 'serviceRoleKey' | 'jwtSecret' | 'jwks'>,
+): Record<string, string> {
+  return {
+    SUPABASE_URL: apiUrl,
+    SUPABASE_ANON_KEY: keys.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    SUPABASE_DB_URL: dbUrl,
+    SUPABASE_JWKS: JSON.stringify(keys.jwks),
+    SUPABASE_JWT_SECRET: keys.jwtSecret,
+  }
+}
+
+/** Provider keys and other settings a developer keeps in .env reach the functions, as `supabase functions serve --env-file` does. */
+function dotenv(): Record<string, string> {
+  const file = join(PROJECT_ROOT, '.env')
+  if (!existsSync(file)) return {}
+  const env: Record<string, string> = {}
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)
+    if (match) env[match[1]] = match[2].replace(/^(['"])(.*)\1$/, '$2')
+  }
+  return env
+}
+
+async function optionalService<T>(path: string, create: (mod: Record<string, unknown>) => Promise<T> | T) {
+  if (!existsSync(join(PROJECT_ROOT, path))) return undefined
+  return create(await import(join(PROJECT_ROOT, path)))
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const host = options.host ?? '127.0.0.1'
+  const cleanups: Array<() => Promise<void>> = []
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
+  }
+  try {
+    const fresh = !options.dataDir || options.reset || !existsSync(options.dataDir)
+    const database: Database = await startDatabase({
+      dataDir: options.dataDir,
+      host,
+      port: options.dbPort,
+      reset: options.reset,
+    })
+    cleanups.push(() => database.stop())
+    await applyMigrations(database.url)
+    const sql = postgres(database.url, { max: 4, onnotice: () => {} })
+    cleanups.push(() => sql.end())
+    if (options.seed && fresh && existsSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'))) {
+      await sql.unsafe(readFileSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'), 'utf8'))
+    }
+
+    const keys = await loadKeys(options.dataDir ? join(options.dataDir, '..', 'signing-key.json') : undefined)
+    const gatewayOptions: GatewayOptions = { host, port: options.port, keys, functions: new Map() }
+    const gateway = createGateway(gatewayOptions)
+    const apiPort = await listen(gateway, options.port, host, 'API gateway')
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          gateway.close(() => resolve())
+          gateway.closeAllConnections()
+        }),
+    )
+    const apiUrl = `http://${host}:${apiPort}`
+
+    gatewayOptions.auth = await optionalService<FetchService>('scripts/stack/auth/service.ts', (mod) =>
+      (mod.createAuthService as (o: unknown) => FetchService)({ sql, keys, issuer: `${apiUrl}/auth/v1` }),
+    )
+    const realtime = await optionalService<UpgradeService & { close(): Promise<void> }>(
+      'scripts/stack/realtime/server.ts',
+      (mod) =>
+        (mod.createRealtimeServer as (o: unknown) => UpgradeService & { close(): Promise<void> })({
+          dbUrl: database.url,
+          keys,
+        }),
+    )
+    if (realtime) {
+      gatewayOptions.realtime = realtime
+      cleanups.push(() => realtime.close())
+    }
+
+    const env = { ...dotenv(), ...functionEnv(apiUrl, database.url, keys) }
+    for (const spec of declaredFunctions()) {
+      gatewayOptions.functions.set(spec.name, new FunctionWorker(spec, { env, watch: options.watch, log: options.log }))
+    }
+    const workers = [...gatewayOptions.functions.values()]
+    cleanups.push(async () => {
+      await Promise.all(workers.map((worker) => worker.stop()))
+    })
+    await Promise.all(workers.map((worker) => worker.whenReady()))
+
+    return { apiUrl, dbUrl: database.url, keys, functions: [...gatewayOptions.functions.keys()], stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}

@@ -1,0 +1,206 @@
+import { createServer, type Server, type Socket } from 'node:net'
+import type { PGlite } from '@electric-sql/pglite'
+
+/**
+ * Serves one PGlite database over the Postgres wire protocol to many connections.
+ *
+ * PGlite has a single backend session, so connections take turns: a connection holds the database
+ * from its first message until a Sync or simple Query leaves no transaction open. Whole
+ * extended-protocol exchanges and whole transactions are therefore never interleaved with another
+ * connection's messages (which @electric-sql/pglite-socket, multiplexing message by message, does).
+ * Session state is shared by every connection, so per-request settings must be transaction-local.
+ */
+
+const SSL_REQUEST = 80877103
+const GSSENC_REQUEST = 80877104
+const CANCEL_REQUEST = 80877102
+
+export interface PgServerOptions {
+  db: PGlite
+  host: string
+  port: number
+}
+
+export class PgServer {
+  private server: Server | null = null
+  private readonly connections = new Set<Connection>()
+  private owner: Connection | null = null
+  private waiters: Array<() => void> = []
+
+  constructor(private readonly options: PgServerOptions) {}
+
+  async start(): Promise<number> {
+    const server = createServer((socket) => this.accept(socket))
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'EADDRINUSE'
+            ? new Error(
+                `Port ${this.options.port} on ${this.options.host} (database) is already in use. ` +
+                  'Stop what uses it, or choose another port.',
+              )
+            : error,
+        )
+      server.once('error', onError)
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', onError)
+        resolve()
+      })
+    })
+    const address = server.address()
+    return typeof address === 'object' && address ? address.port : this.options.port
+  }
+
+  async stop(): Promise<void> {
+    for (const connection of this.connections) connection.socket.destroy()
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+    this.server = null
+    // A connection cut mid-transaction leaves work to roll back before the database closes.
+    if (this.options.db.isInTransaction()) await this.options.db.exec('rollback').catch(() => {})
+  }
+
+  /** Runs `fn` with the database to itself, between other connections' turns. */
+  async exclusive<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
+    const self = {} as Connection
+    await this.acquire(self)
+    try {
+      return await fn(this.options.db)
+    } finally {
+      this.release(self)
+    }
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true)
+    const connection = new Connection(socket, this)
+    this.connections.add(connection)
+    socket.on('close', () => {
+      this.connections.delete(connection)
+      void connection.closed()
+    })
+    socket.on('error', () => socket.destroy())
+  }
+
+  get db(): PGlite {
+    return this.options.db
+  }
+
+  async acquire(connection: Connection): Promise<void> {
+    while (this.owner !== null && this.owner !== connection) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+    this.owner = connection
+  }
+
+  release(connection: Connection): void {
+    if (this.owner !== connection) return
+    this.owner = null
+    const waiters = this.waiters
+    this.waiters = []
+    for (const wake of waiters) wake()
+  }
+
+  isOwner(connection: Connection): boolean {
+    return this.owner === connection
+  }
+}
+
+interface Message {
+  type: string
+  bytes: Buffer
+}
+
+class Connection {
+  private buffer = Buffer.alloc(0)
+  private started = false
+  private chain: Promise<void> = Promise.resolve()
+  private done = false
+
+  constructor(
+    readonly socket: Socket,
+    private readonly server: PgServer,
+  ) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk
+      const messages = this.takeMessages()
+      if (messages.length) this.chain = this.chain.then(() => this.run(messages))
+    })
+  }
+
+  /** Splits the buffered bytes into complete protocol messages. */
+  private takeMessages(): Message[] {
+    const messages: Message[] = []
+    for (;;) {
+      if (!this.started) {
+        if (this.buffer.length < 8) break
+        const length = this.buffer.readInt32BE(0)
+        if (this.buffer.length < length) break
+        const code = this.buffer.readInt32BE(4)
+        const message = this.buffer.subarray(0, length)
+        this.buffer = this.buffer.subarray(length)
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+          this.socket.write('N')
+          continue
+        }
+        if (code === CANCEL_REQUEST) {
+          this.socket.end()
+          break
+        }
+        this.started = true
+        messages.push({ type: 'startup', bytes: Buffer.from(message) })
+        continue
+      }
+      if (this.buffer.length < 5) break
+      const length = 1 + this.buffer.readInt32BE(1)
+      if (this.buffer.length < length) break
+      messages.push({ type: String.fromCharCode(this.buffer[0]), bytes: Buffer.from(this.buffer.subarray(0, length)) })
+      this.buffer = this.buffer.subarray(length)
+    }
+    return messages
+  }
+
+  private async run(messages: Message[]): Promise<void> {
+    if (this.done) return
+    const db = this.server.db
+    for (const { type, bytes } of messages) {
+      if (type === 'X') {
+        this.socket.end()
+        return
+      }
+      await this.server.acquire(this)
+      if (this.done) {
+        this.server.release(this)
+        return
+      }
+      try {
+        await db.runExclusive(() =>
+          db.execProtocolRawStream(new Uint8Array(bytes), {
+            onRawData: (data) => {
+              if (data.length && this.socket.writable) this.socket.write(data)
+            },
+          }),
+        )
+      } catch {
+        this.socket.destroy()
+        await this.closed()
+        return
+      }
+      // The turn ends where the client waits for an answer and no transaction stays open.
+      if ((type === 'S' || type === 'Q' || type === 'startup') && !db.isInTransaction()) {
+        this.server.release(this)
+      }
+    }
+  }
+
+  async closed(): Promise<void> {
+    if (this.done) return
+    this.done = true
+    await this.chain.catch(() => {})
+    if (this.server.isOwner(this)) {
+      const db = this.server.db
+      if (db.isInTransaction()) await db.runExclusive(() => db.exec('rollback')).catch(() => {})
+      this.server.release(this)
+    }
+  }
+}
