@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { type Stack, startStack } from '../scripts/stack/index.ts'
+import { benchAuth } from './auth.ts'
 import { type Measurement, printTable } from './lib.ts'
 import { benchUsers } from './users.ts'
 
@@ -17,6 +18,7 @@ export interface BenchContext {
 
 const suites: Record<string, (context: BenchContext) => Promise<Measurement[]>> = {
   users: benchUsers,
+  auth: benchAuth,
 }
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } })
@@ -41,7 +43,11 @@ async function createBenchUser(stack: Stack, sql: postgres.Sql): Promise<BenchUs
   const id = crypto.randomUUID()
   await sql`insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
             values (${id}, 'authenticated', 'authenticated', ${`bench-${id}@example.test`}, '{}', '{}', now(), now())`
-  const token = await new SignJWT({ aud: 'authenticated', role: 'authenticated', session_id: crypto.randomUUID() })
+  const token = await new SignJWT({
+    aud: 'authenticated',
+    role: 'authenticated',
+    session_id: crypto.randomUUID(),
+  })
     .setProtectedHeader({ alg: 'ES256', kid: stack.keys.signingKey.kid })
     .setSubject(id)
     .setIssuedAt()

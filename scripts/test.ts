@@ -19,7 +19,11 @@ const steps: Array<{ name: string; command: string; args: string[] }> = [
   { name: 'format and lint (biome)', command: bin('biome'), args: ['ci', '.'] },
   { name: 'type check (tsc)', command: bin('tsc'), args: ['-p', 'tsconfig.json'] },
   { name: 'type check under Deno', command: bin('deno'), args: ['check', '--quiet', ...entrypoints] },
-  { name: 'database: advisors and pgTAP', command: bin('tsx'), args: ['scripts/pgtap.ts', '--report', pgtapReport] },
+  {
+    name: 'database: advisors and pgTAP',
+    command: bin('tsx'),
+    args: ['scripts/pgtap.ts', '--report', pgtapReport],
+  },
   {
     name: 'vitest: unit, integration, end-to-end',
     command: bin('vitest'),
@@ -54,7 +58,9 @@ function counts(file: string, passed: string, failedKey: string): [number, numbe
 const [vitestPassed, vitestFailed] = counts(vitestReport, 'numPassedTests', 'numFailedTests')
 const [pgtapPassed, pgtapFailed] = counts(pgtapReport, 'passed', 'failed')
 
-console.log(`\nvitest: ${vitestPassed} passed, ${vitestFailed} failed; pgTAP: ${pgtapPassed} passed, ${pgtapFailed} failed`)
+console.log(
+  `\nvitest: ${vitestPassed} passed, ${vitestFailed} failed; pgTAP: ${pgtapPassed} passed, ${pgtapFailed} failed`,
+)
 if (failed.length) console.log(`failed checks: ${failed.join('; ')}`)
 console.log(`tests: ${vitestPassed + pgtapPassed} passed, ${vitestFailed + pgtapFailed} failed`)
 process.exit(failed.length ? 1 : 0)

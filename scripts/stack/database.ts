@@ -1,4 +1,13 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
@@ -9,6 +18,16 @@ import { vector } from '@electric-sql/pglite-pgvector'
 import { PgServer } from './pg-server.ts'
 
 const SQL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'sql')
+
+/**
+ * Every connection shares PGlite's one session; when a client that changed session settings (the
+ * Supabase CLI sets search_path, for one) disconnects, the session returns to these.
+ */
+const SESSION_DEFAULTS = `
+  reset role;
+  select set_config('search_path', '"$user", public, extensions', false),
+         set_config('pgrst.db_schemas', 'public', false);
+`
 
 export interface DatabaseOptions {
   /** Where PGlite keeps its files; `undefined` keeps the database in memory. */
@@ -89,7 +108,8 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
     })
     await db.exec(bootstrapSql())
     await db.exec('create extension if not exists pgtap with schema extensions')
-    const server = new PgServer({ db, host, port: options.port })
+    await db.exec(SESSION_DEFAULTS)
+    const server = new PgServer({ db, host, port: options.port, sessionReset: SESSION_DEFAULTS })
     const port = await server.start()
     const opened = db
     return {

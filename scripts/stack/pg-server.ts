@@ -19,6 +19,8 @@ export interface PgServerOptions {
   db: PGlite
   host: string
   port: number
+  /** Run when a connection closes, so session settings it made (search_path, role…) die with it. */
+  sessionReset?: string
 }
 
 export class PgServer {
@@ -53,8 +55,12 @@ export class PgServer {
   }
 
   async stop(): Promise<void> {
-    for (const connection of this.connections) connection.socket.destroy()
+    const closing = [...this.connections].map((connection) => {
+      connection.socket.destroy()
+      return connection.closed()
+    })
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+    await Promise.all(closing)
     this.server = null
     // A connection cut mid-transaction leaves work to roll back before the database closes.
     if (this.options.db.isInTransaction()) await this.options.db.exec('rollback').catch(() => {})
@@ -84,6 +90,10 @@ export class PgServer {
 
   get db(): PGlite {
     return this.options.db
+  }
+
+  get sessionReset(): string | undefined {
+    return this.options.sessionReset
   }
 
   async acquire(connection: Connection): Promise<void> {
@@ -116,6 +126,7 @@ class Connection {
   private started = false
   private chain: Promise<void> = Promise.resolve()
   private done = false
+  private closing: Promise<void> | undefined
 
   constructor(
     readonly socket: Socket,
@@ -154,7 +165,10 @@ class Connection {
       if (this.buffer.length < 5) break
       const length = 1 + this.buffer.readInt32BE(1)
       if (this.buffer.length < length) break
-      messages.push({ type: String.fromCharCode(this.buffer[0]), bytes: Buffer.from(this.buffer.subarray(0, length)) })
+      messages.push({
+        type: String.fromCharCode(this.buffer[0]),
+        bytes: Buffer.from(this.buffer.subarray(0, length)),
+      })
       this.buffer = this.buffer.subarray(length)
     }
     return messages
@@ -182,8 +196,9 @@ class Connection {
           }),
         )
       } catch {
+        // The socket's close event runs closed(), which rolls back and hands the database on.
+        this.done = true
         this.socket.destroy()
-        await this.closed()
         return
       }
       // The turn ends where the client waits for an answer and no transaction stays open.
@@ -193,13 +208,23 @@ class Connection {
     }
   }
 
-  async closed(): Promise<void> {
-    if (this.done) return
+  /** Rolls back what the connection left open and resets the session; the same promise every call. */
+  closed(): Promise<void> {
+    this.closing ??= this.close()
+    return this.closing
+  }
+
+  private async close(): Promise<void> {
     this.done = true
     await this.chain.catch(() => {})
-    if (this.server.isOwner(this)) {
-      const db = this.server.db
-      if (db.isInTransaction()) await db.runExclusive(() => db.exec('rollback')).catch(() => {})
+    await this.server.acquire(this)
+    const db = this.server.db
+    try {
+      // db.exec takes PGlite's own lock (so never inside runExclusive).
+      if (db.isInTransaction()) await db.exec('rollback').catch(() => {})
+      const reset = this.server.sessionReset
+      if (reset) await db.exec(reset).catch(() => {})
+    } finally {
       this.server.release(this)
     }
   }

@@ -45,7 +45,5 @@ alter default privileges in schema public grant all on sequences to anon, authen
 
 -- Splinter (the advisors) reads the schemas PostgREST exposes from this setting.
 alter database postgres set pgrst.db_schemas = 'public';
-select set_config('pgrst.db_schemas', 'public', false);
 
 alter database postgres set search_path = "$user", public, extensions;
-select set_config('search_path', '"$user", public, extensions', false);
