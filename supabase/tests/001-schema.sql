@@ -1,0 +1,103 @@
+-- The rules every table in public keeps: RLS on, policies only for signed-in users, nothing for
+-- anon, no privilege that bypasses RLS, an index behind every foreign key, fixed search paths.
+begin;
+select plan(18);
+
+select tests.rls_enabled('public');
+
+select is_empty(
+  $$ select c.relname || ': ' || p.polname
+     from pg_policy p join pg_class c on c.oid = p.polrelid
+     where c.relnamespace = 'public'::regnamespace
+       and p.polroles <> array['authenticated'::regrole::oid] $$,
+  'every policy in public applies to the authenticated role only'
+);
+
+select is_empty(
+  $$ select table_name || ': ' || privilege_type
+     from information_schema.role_table_grants
+     where grantee = 'anon' and table_schema = 'public' $$,
+  'anon has no privilege on any table in public'
+);
+
+select is_empty(
+  $$ select table_name || ': ' || privilege_type
+     from information_schema.role_table_grants
+     where grantee = 'authenticated' and table_schema = 'public'
+       and privilege_type in ('TRUNCATE', 'REFERENCES', 'TRIGGER') $$,
+  'authenticated cannot truncate (which ignores RLS), reference or trigger any table in public'
+);
+
+select policies_are('public', 'profiles', array[
+  'Users can read their own profile',
+  'Users can update their own profile'
+]);
+
+select policies_are('public', 'notes', array[
+  'Users can read their own notes', 'Users can create their own notes',
+  'Users can update their own notes', 'Users can delete their own notes'
+]);
+
+select is_empty(
+  $$ select c.relname || ': ' || count(*) || ' policies'
+     from pg_class c left join pg_policy p on p.polrelid = c.oid
+     where c.oid in ('public.notes'::regclass, 'public.tasks'::regclass, 'public.goals'::regclass,
+                     'public.reflections'::regclass, 'public.conversations'::regclass,
+                     'public.messages'::regclass, 'public.documents'::regclass,
+                     'public.document_chunks'::regclass)
+     group by c.relname
+     having count(*) filter (where p.polcmd = 'r') <> 1 or count(*) filter (where p.polcmd = 'a') <> 1
+         or count(*) filter (where p.polcmd = 'w') <> 1 or count(*) filter (where p.polcmd = 'd') <> 1
+         or count(*) filter (where p.polcmd = '*') <> 0 $$,
+  'every table but profiles has exactly one policy for each of select, insert, update and delete'
+);
+
+-- The advisors report unindexed foreign keys only as INFO, so they are checked here.
+select is_empty(
+  $$ select con.conrelid::regclass || ': ' || con.conname
+     from pg_constraint con
+     where con.contype = 'f' and con.connamespace = 'public'::regnamespace
+       and not exists (
+         select from pg_index i
+         where i.indrelid = con.conrelid
+           and (string_to_array(i.indkey::text, ' ')::smallint[])[1:cardinality(con.conkey)] = con.conkey
+       ) $$,
+  'every foreign key in public has an index that starts with its columns'
+);
+
+select is_empty(
+  $$ select p.proname from pg_proc p
+     where p.pronamespace = 'public'::regnamespace
+       and not exists (select from unnest(p.proconfig) as c where c like 'search_path=%') $$,
+  'every function in public has a fixed search_path'
+);
+
+select is_definer('public', 'handle_new_user', array[]::name[], 'handle_new_user runs as its owner');
+select isnt_definer(
+  'public', 'match_document_chunks', array['extensions.vector', 'integer', 'text'],
+  'match_document_chunks runs with the caller''s rights, so RLS applies'
+);
+
+select set_has(
+  $$ select tablename::text from pg_publication_tables
+     where pubname = 'supabase_realtime' and schemaname = 'public' $$,
+  $$ values ('messages'), ('conversations'), ('notes'), ('tasks'), ('goals') $$,
+  'messages, conversations, notes, tasks and goals are published to Realtime'
+);
+
+select enum_has_labels('public', 'task_status', array['todo', 'in_progress', 'done', 'cancelled']);
+select enum_has_labels('public', 'task_priority', array['low', 'medium', 'high', 'urgent']);
+select enum_has_labels(
+  'public', 'goal_timeframe', array['life', 'yearly', 'quarterly', 'monthly', 'weekly', 'daily']
+);
+select enum_has_labels(
+  'public', 'reflection_type', array['daily', 'weekly', 'monthly', 'quarterly', 'yearly', 'freeform']
+);
+select enum_has_labels('public', 'message_role', array['user', 'assistant', 'system', 'tool']);
+
+select has_index(
+  'public', 'document_chunks', 'document_chunks_embedding_idx', 'chunk embeddings have an HNSW index'
+);
+
+select * from finish();
+rollback;
