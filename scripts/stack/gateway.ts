@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http'
+import {
+  createServer,
+  type IncomingMessage,
+  request as httpRequest,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
 import { Agent } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { getRequestListener } from '@hono/node-server'
@@ -86,17 +92,24 @@ export function createGateway(options: GatewayOptions): Server {
     try {
       port = await worker.whenReady()
     } catch (error) {
-      sendJson(res, 503, { code: 'BOOT_ERROR', message: `Function ${name} failed to start: ${(error as Error).message}` })
+      sendJson(res, 503, {
+        code: 'BOOT_ERROR',
+        message: `Function ${name} failed to start: ${(error as Error).message}`,
+      })
       return
     }
     const headers = { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '127.0.0.1' }
     if (token && req.headers.authorization) headers.authorization = `Bearer ${token}`
-    const upstream = httpRequest({ host: '127.0.0.1', port, method: req.method, path, headers, agent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
-    })
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port, method: req.method, path, headers, agent },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      },
+    )
     upstream.on('error', (error) => {
-      if (!res.headersSent) sendJson(res, 502, { code: 'BAD_GATEWAY', message: `Function ${name}: ${error.message}` })
+      if (!res.headersSent)
+        sendJson(res, 502, { code: 'BAD_GATEWAY', message: `Function ${name}: ${error.message}` })
       else res.destroy()
     })
     req.pipe(upstream)
@@ -115,7 +128,8 @@ export function createGateway(options: GatewayOptions): Server {
     }
   })
   server.on('upgrade', (req, socket, head) => {
-    if (options.realtime && req.url?.startsWith('/realtime/v1/')) options.realtime.handleUpgrade(req, socket, head)
+    if (options.realtime && req.url?.startsWith('/realtime/v1/'))
+      options.realtime.handleUpgrade(req, socket, head)
     else socket.destroy()
   })
   return server
@@ -127,7 +141,9 @@ export async function listen(server: Server, port: number, host: string, what: s
     const onError = (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
-          ? new Error(`Port ${port} on ${host} (${what}) is already in use. Stop what uses it, or choose another port.`)
+          ? new Error(
+              `Port ${port} on ${host} (${what}) is already in use. Stop what uses it, or choose another port.`,
+            )
           : error,
       )
     server.once('error', onError)

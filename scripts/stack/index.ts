@@ -3,7 +3,13 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { type Database, startDatabase } from './database.ts'
 import { declaredFunctions, FunctionWorker } from './functions/runner.ts'
-import { createGateway, type FetchService, type GatewayOptions, listen, type UpgradeService } from './gateway.ts'
+import {
+  createGateway,
+  type FetchService,
+  type GatewayOptions,
+  listen,
+  type UpgradeService,
+} from './gateway.ts'
 import { loadKeys, type StackKeys } from './keys.ts'
 import { applyMigrations, PROJECT_ROOT } from './migrate.ts'
 
@@ -116,7 +122,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const env = { ...dotenv(), ...functionEnv(apiUrl, database.url, keys) }
     for (const spec of declaredFunctions()) {
-      gatewayOptions.functions.set(spec.name, new FunctionWorker(spec, { env, watch: options.watch, log: options.log }))
+      gatewayOptions.functions.set(
+        spec.name,
+        new FunctionWorker(spec, { env, watch: options.watch, log: options.log }),
+      )
     }
     const workers = [...gatewayOptions.functions.values()]
     cleanups.push(async () => {

@@ -47,7 +47,12 @@ export async function loadSigningKey(file?: string): Promise<SigningKey> {
   }
   const { d: _private, ...publicJwk } = privateJwk
   const privateKey = (await importJWK(privateJwk, 'ES256')) as CryptoKey
-  return { kid: privateJwk.kid as string, privateJwk, publicJwk: { ...publicJwk, key_ops: ['verify'] }, privateKey }
+  return {
+    kid: privateJwk.kid as string,
+    privateJwk,
+    publicJwk: { ...publicJwk, key_ops: ['verify'] },
+    privateKey,
+  }
 }
 
 export async function loadKeys(signingKeyFile?: string): Promise<StackKeys> {

@@ -84,7 +84,10 @@ export class FunctionWorker {
     this.child = child
     const log = this.options.log ?? ((name, line) => console.log(`[${name}] ${line}`))
     await new Promise<void>((resolveReady, reject) => {
-      const timer = setTimeout(() => reject(new Error(`function ${this.spec.name} did not start`)), START_TIMEOUT_MS)
+      const timer = setTimeout(
+        () => reject(new Error(`function ${this.spec.name} did not start`)),
+        START_TIMEOUT_MS,
+      )
       const onLine = (chunk: Buffer) => {
         for (const line of chunk.toString().split('\n').filter(Boolean)) {
           if (line === `listening on ${this.port}`) {
@@ -99,7 +102,8 @@ export class FunctionWorker {
         clearTimeout(timer)
         this.child = null
         this.ready = null
-        if (!this.stopping) log(this.spec.name, `exited with code ${code}; it starts again on the next request`)
+        if (!this.stopping)
+          log(this.spec.name, `exited with code ${code}; it starts again on the next request`)
         reject(new Error(`function ${this.spec.name} exited with code ${code}`))
       })
     })
