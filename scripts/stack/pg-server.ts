@@ -122,7 +122,7 @@ interface Message {
 }
 
 class Connection {
-  private buffer = Buffer.alloc(0)
+  private buffer: Buffer = Buffer.alloc(0)
   private started = false
   private chain: Promise<void> = Promise.resolve()
   private done = false

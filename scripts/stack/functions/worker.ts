@@ -44,3 +44,5 @@ deno.serve = ((optionsOrHandler: DenoServeOptions | Handler, maybeHandler?: Hand
 }
 
 await import(new URL(`file://${entrypoint}`).href)
+
+export {}

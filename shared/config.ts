@@ -1,0 +1,75 @@
+import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose'
+
+/** The one place that reads the environment, on Deno (edge runtime) and on Node (vitest) alike. */
+export function env(name: string): string | undefined {
+  const runtime = globalThis as {
+    Deno?: { env: { get(name: string): string | undefined } }
+    process?: { env: Record<string, string | undefined> }
+  }
+  const value = runtime.Deno ? runtime.Deno.env.get(name) : runtime.process?.env[name]
+  return value === '' ? undefined : value
+}
+
+export interface Config {
+  /** Where the project's APIs live: `SUPABASE_URL`. */
+  supabaseUrl: string
+  /** `SUPABASE_DB_URL`; required only by code that talks to the database. */
+  dbUrl: string | undefined
+  /** The legacy HS256 secret (`SUPABASE_JWT_SECRET` or `JWT_SECRET`); without it HS256 tokens are refused. */
+  jwtSecret: string | undefined
+  /** The keys that verify asymmetric access tokens (ES256 and friends). */
+  jwks: JWTVerifyGetKey
+  /** Browser origins allowed by CORS; `*` allows any. */
+  corsOrigins: string[]
+}
+
+const LOCAL_SUPABASE_URL = 'http://127.0.0.1:54321'
+/** The dev servers a local frontend usually runs on (Vite, Next.js, Expo web). */
+const LOCAL_ORIGINS = [
+  'http://localhost:3000',
+  'http://127.0.0.1:3000',
+  'http://localhost:5173',
+  'http://127.0.0.1:5173',
+  'http://localhost:8081',
+  'http://127.0.0.1:8081',
+]
+
+/** `SUPABASE_JWKS` may hold `{"keys":[…]}` or a bare array of keys. */
+function parseJwks(raw: string): JSONWebKeySet {
+  const parsed = JSON.parse(raw) as JSONWebKeySet | JSONWebKeySet['keys']
+  return Array.isArray(parsed) ? { keys: parsed } : parsed
+}
+
+function readConfig(): Config {
+  const supabaseUrl = (env('SUPABASE_URL') ?? LOCAL_SUPABASE_URL).replace(/\/+$/, '')
+  const rawJwks = env('SUPABASE_JWKS')
+  const origins = env('CORS_ALLOWED_ORIGINS')
+  return {
+    supabaseUrl,
+    dbUrl: env('SUPABASE_DB_URL'),
+    jwtSecret: env('SUPABASE_JWT_SECRET') ?? env('JWT_SECRET'),
+    // The remote set is fetched on first use and cached by jose, so reading config never hits the network.
+    jwks: rawJwks
+      ? createLocalJWKSet(parseJwks(rawJwks))
+      : createRemoteJWKSet(new URL(`${supabaseUrl}/auth/v1/.well-known/jwks.json`)),
+    corsOrigins: origins
+      ? origins
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter(Boolean)
+      : LOCAL_ORIGINS,
+  }
+}
+
+let current: Config | undefined
+
+/** The configuration, read from the environment on first use (so tests may set the environment first). */
+export function loadConfig(): Config {
+  current ??= readConfig()
+  return current
+}
+
+/** Tests replace parts of the configuration; `undefined` goes back to the environment. */
+export function setConfigForTests(overrides: Partial<Config> | undefined): void {
+  current = overrides ? { ...readConfig(), ...overrides } : undefined
+}

@@ -1,0 +1,53 @@
+import type postgres from 'postgres'
+import type { JwtClaims } from '../http/context.ts'
+import { getSql } from './client.ts'
+
+/** What a query runs on inside `withUser`: a connection in the user's transaction. */
+export type Tx = postgres.ISql
+
+/** Who is asking, handed to every service verb; `tx` joins a transaction already open for them. */
+export interface ServiceContext {
+  claims: JwtClaims
+  userId: string
+  tx?: Tx
+}
+
+/**
+ * Runs `fn` in one transaction as the user: `request.jwt.claims` (bound as a parameter, never
+ * pasted into SQL) and `role authenticated`, both transaction-local, so RLS decides every row.
+ * BEGIN, the settings and fn's first query go out in one write on a reserved connection (postgres.js
+ * pipelines them), so a one-query request costs two round trips: that one and COMMIT. If any of
+ * them fails the transaction is aborted and fn's queries fail too: nothing runs without the role.
+ * Given `outer`, fn joins that transaction instead.
+ */
+export async function withUser<T>(claims: JwtClaims, fn: (tx: Tx) => Promise<T>, outer?: Tx): Promise<T> {
+  if (outer) return fn(outer)
+  // Only verified claims get here; anything else is a bug, refused before it reaches the pipeline.
+  if (typeof claims?.sub !== 'string') throw new Error('withUser needs the verified claims of a user')
+  const tx = await getSql().reserve()
+  try {
+    const opened = Promise.all([
+      tx`begin`.execute(),
+      tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), set_config('role', 'authenticated', true)`.execute(),
+    ])
+    // Awaited below; until then a failure must not count as an unhandled rejection.
+    opened.catch(() => {})
+    let result: T
+    try {
+      result = await fn(tx)
+      await opened
+    } catch (error) {
+      // When the settings failed, fn's error is only the aborted transaction's echo: report the cause.
+      const cause = await opened.then(
+        () => undefined,
+        (setupError: unknown) => setupError,
+      )
+      await tx`rollback`.catch(() => {})
+      throw cause ?? error
+    }
+    await tx`commit`
+    return result
+  } finally {
+    tx.release()
+  }
+}

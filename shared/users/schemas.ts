@@ -1,0 +1,42 @@
+import { z } from '@hono/zod-openapi'
+
+/** The largest preferences document accepted, in bytes of JSON. */
+export const MAX_PREFERENCES_BYTES = 64 * 1024
+
+export const ProfileSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string().nullable().openapi({ description: 'From the access token (Supabase Auth owns it)' }),
+    full_name: z.string().nullable(),
+    avatar_url: z.string().nullable(),
+    is_active: z.boolean(),
+    is_superuser: z.boolean(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .openapi('Profile')
+
+/** What a user may change about themselves; flags like is_superuser are not theirs to set. */
+export const ProfileUpdateSchema = z
+  .strictObject({
+    full_name: z.string().trim().min(1).max(200).nullable(),
+    avatar_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .nullable(),
+  })
+  .partial()
+  .openapi('ProfileUpdate')
+
+const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length
+
+export const PreferencesSchema = z
+  .record(z.string(), z.unknown())
+  .refine((value) => jsonBytes(value) <= MAX_PREFERENCES_BYTES, {
+    message: `Preferences must be at most ${MAX_PREFERENCES_BYTES} bytes of JSON`,
+  })
+  .openapi('Preferences', { description: 'Any JSON object (at most 64 KiB); PUT replaces it whole' })
+
+export type Profile = z.infer<typeof ProfileSchema>
+export type ProfileUpdate = z.infer<typeof ProfileUpdateSchema>
+export type Preferences = z.infer<typeof PreferencesSchema>

@@ -1,0 +1,216 @@
+import { SignJWT } from 'jose'
+import type postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { app } from '../../functions/users/app.ts'
+import { closeSql } from '../../shared/db/client.ts'
+import { adminSql, createUser, mintAccessToken, stack, type TestUser } from '../helpers/stack.ts'
+
+let sql: postgres.Sql
+let ada: TestUser
+let bob: TestUser
+
+const auth = (user: TestUser) => ({ authorization: `Bearer ${user.token}` })
+
+function put(path: string, user: TestUser, body: unknown, headers: Record<string, string> = {}) {
+  return app.request(path, {
+    method: 'PUT',
+    headers: { ...auth(user), 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+}
+
+async function expectError(response: Response, status: number, code: string) {
+  const body = (await response.json()) as { error: { code: string; request_id: string } }
+  expect({ status: response.status, code: body.error.code }).toEqual({ status, code })
+  expect(body.error.request_id).toBe(response.headers.get('x-request-id'))
+}
+
+const profileRow = async (user: TestUser) =>
+  (await sql`select * from public.profiles where id = ${user.id}`)[0]
+
+beforeAll(async () => {
+  sql = adminSql()
+  ada = await createUser(sql, 'ada')
+  bob = await createUser(sql, 'bob')
+})
+
+afterAll(async () => {
+  await closeSql()
+  await sql.end()
+})
+
+describe('GET /users/me', () => {
+  it('returns the caller’s profile, email from the token', async () => {
+    const response = await app.request('/users/me', { headers: auth(ada) })
+    expect(response.status).toBe(200)
+    const profile = await response.json()
+    expect(profile).toEqual({
+      id: ada.id,
+      email: ada.email,
+      full_name: 'ada',
+      avatar_url: null,
+      is_active: true,
+      is_superuser: false,
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
+      updated_at: expect.stringMatching(/Z$/),
+    })
+  })
+
+  it('accepts an HS256 token signed with the legacy secret', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const token = await new SignJWT({ aud: 'authenticated', role: 'authenticated', email: bob.email })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(bob.id)
+      .setExpirationTime(now + 600)
+      .sign(new TextEncoder().encode(stack.jwtSecret))
+    const response = await app.request('/users/me', { headers: { authorization: `Bearer ${token}` } })
+    expect(response.status).toBe(200)
+    expect(((await response.json()) as { id: string }).id).toBe(bob.id)
+  })
+
+  it('is a 404 for a valid token whose user has no profile', async () => {
+    const token = await mintAccessToken({ sub: crypto.randomUUID() })
+    await expectError(
+      await app.request('/users/me', { headers: { authorization: `Bearer ${token}` } }),
+      404,
+      'not_found',
+    )
+  })
+})
+
+describe('PUT /users/me', () => {
+  it('changes the fields given and keeps the others', async () => {
+    const before = await profileRow(ada)
+    const response = await put('/users/me', ada, {
+      full_name: '  Ada Lovelace ',
+      avatar_url: 'https://img.example/ada.png',
+    })
+    expect(response.status).toBe(200)
+    const profile = (await response.json()) as Record<string, unknown>
+    expect(profile).toMatchObject({
+      id: ada.id,
+      full_name: 'Ada Lovelace',
+      avatar_url: 'https://img.example/ada.png',
+    })
+    expect(Date.parse(profile.updated_at as string)).toBeGreaterThanOrEqual(before.updated_at.getTime())
+
+    const again = await put('/users/me', ada, { avatar_url: null })
+    expect(await again.json()).toMatchObject({ full_name: 'Ada Lovelace', avatar_url: null })
+    expect(await profileRow(ada)).toMatchObject({ full_name: 'Ada Lovelace', avatar_url: null })
+  })
+
+  it('answers an empty change with the profile unchanged', async () => {
+    const before = await profileRow(ada)
+    const response = await put('/users/me', ada, {})
+    expect(response.status).toBe(200)
+    expect(await profileRow(ada)).toEqual(before)
+  })
+
+  it('refuses fields a user may not set, and leaves the row alone', async () => {
+    const before = await profileRow(ada)
+    for (const body of [
+      { is_superuser: true },
+      { is_active: false },
+      { id: bob.id },
+      { full_name: 'x', created_at: '2000-01-01' },
+    ]) {
+      await expectError(await put('/users/me', ada, body), 422, 'validation_failed')
+    }
+    expect(await profileRow(ada)).toEqual(before)
+  })
+
+  it('validates the values', async () => {
+    const cases = [
+      { full_name: '' },
+      { full_name: 'x'.repeat(201) },
+      { full_name: 42 },
+      { avatar_url: 'javascript:alert(1)' },
+      { avatar_url: 'not a url' },
+      [],
+      'a string',
+    ]
+    for (const body of cases) {
+      const response = await put('/users/me', ada, JSON.stringify(body))
+      await expectError(response, 422, 'validation_failed')
+    }
+  })
+
+  it('reports every problem at once', async () => {
+    const response = await put('/users/me', ada, { full_name: '', avatar_url: 'nope' })
+    const { error } = (await response.json()) as { error: { details: { path: string }[] } }
+    expect(error.details.map((d) => d.path).sort()).toEqual(['avatar_url', 'full_name'])
+  })
+
+  it('answers malformed JSON with 400 and another media type with 415', async () => {
+    await expectError(await put('/users/me', ada, '{"full_name": '), 400, 'invalid_json')
+    await expectError(
+      await put('/users/me', ada, 'full_name=x', { 'content-type': 'text/plain' }),
+      415,
+      'unsupported_media_type',
+    )
+  })
+
+  it('changes only the caller’s profile', async () => {
+    const bobBefore = await profileRow(bob)
+    await put('/users/me', ada, { full_name: 'Countess' })
+    expect(await profileRow(bob)).toEqual(bobBefore)
+  })
+})
+
+describe('GET and PUT /users/preferences', () => {
+  it('starts as an empty object', async () => {
+    const response = await app.request('/users/preferences', { headers: auth(bob) })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({})
+  })
+
+  it('replaces the whole object and reads it back', async () => {
+    const first = { theme: 'dark', notifications: { email: true, digest: ['mon', 'thu'] }, ratio: 0.25 }
+    const put1 = await put('/users/preferences', ada, first)
+    expect(put1.status).toBe(200)
+    expect(await put1.json()).toEqual(first)
+
+    const second = { language: 'fr', emoji: '🗓️ naïve' }
+    expect(await (await put('/users/preferences', ada, second)).json()).toEqual(second)
+    const read = await app.request('/users/preferences', { headers: auth(ada) })
+    expect(await read.json()).toEqual(second)
+    expect((await profileRow(ada)).preferences).toEqual(second)
+  })
+
+  it('refuses anything but a JSON object', async () => {
+    for (const body of ['[]', 'null', '"dark"', '42', 'true']) {
+      await expectError(await put('/users/preferences', ada, body), 422, 'validation_failed')
+    }
+  })
+
+  it('refuses more than 64 KiB with 422 and more than the body cap with 413', async () => {
+    const before = await profileRow(ada)
+    await expectError(
+      await put('/users/preferences', ada, { blob: 'x'.repeat(70 * 1024) }),
+      422,
+      'validation_failed',
+    )
+    await expectError(
+      await put('/users/preferences', ada, { blob: 'x'.repeat(2 * 1024 * 1024) }),
+      413,
+      'payload_too_large',
+    )
+    expect(await profileRow(ada)).toEqual(before)
+  })
+
+  it('accepts a document just under 64 KiB', async () => {
+    const big = { blob: 'x'.repeat(60 * 1024) }
+    const response = await put('/users/preferences', bob, big)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual(big)
+  })
+
+  it('answers JSON that Postgres cannot store (a NUL character) with 422, not 500', async () => {
+    await expectError(await put('/users/preferences', ada, '{"name": "a\\u0000b"}'), 422, 'validation_failed')
+  })
+
+  it('answers JSON nested too deeply to store with 422, not 500', async () => {
+    const deep = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`
+    await expectError(await put('/users/preferences', ada, deep), 422, 'validation_failed')
+  })
+})

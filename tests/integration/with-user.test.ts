@@ -1,0 +1,135 @@
+import type postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closeSql, getSql } from '../../shared/db/client.ts'
+import { withUser } from '../../shared/db/with-user.ts'
+import type { JwtClaims } from '../../shared/http/context.ts'
+import { adminSql, createUser, type TestUser } from '../helpers/stack.ts'
+
+let sql: postgres.Sql
+let ada: TestUser
+let bob: TestUser
+
+const claimsOf = (user: TestUser, extra: Record<string, unknown> = {}): JwtClaims => ({
+  sub: user.id,
+  role: 'authenticated',
+  aud: 'authenticated',
+  email: user.email,
+  exp: Math.floor(Date.now() / 1000) + 600,
+  ...extra,
+})
+
+const fullName = async (user: TestUser) =>
+  (await sql`select full_name from public.profiles where id = ${user.id}`)[0].full_name as string | null
+
+beforeAll(async () => {
+  sql = adminSql()
+  ada = await createUser(sql, 'ada')
+  bob = await createUser(sql, 'bob')
+})
+
+afterAll(async () => {
+  await closeSql()
+  await sql.end()
+})
+
+describe('withUser', () => {
+  it('runs as role authenticated with the claims Supabase’s auth helpers read', async () => {
+    const [row] = await withUser(
+      claimsOf(ada),
+      (tx) =>
+        tx`select current_user as role, auth.uid() as uid, auth.role() as claim_role, auth.email() as email`,
+    )
+    expect(row).toEqual({ role: 'authenticated', uid: ada.id, claim_role: 'authenticated', email: ada.email })
+  })
+
+  it('lets RLS decide: the user sees only their own profile', async () => {
+    const rows = await withUser(claimsOf(ada), (tx) => tx`select id from public.profiles`)
+    expect(rows.map((r) => r.id)).toEqual([ada.id])
+  })
+
+  it('binds the claims as a parameter, so quotes in them are only data', async () => {
+    const email = `o'hara'); drop table public.profiles; --@example.test`
+    const [row] = await withUser(claimsOf(ada, { email }), (tx) => tx`select auth.email() as email`)
+    expect(row.email).toBe(email)
+    expect((await sql`select to_regclass('public.profiles') as t`)[0].t).toBe('profiles')
+  })
+
+  it('leaves nothing behind on the connection: settings are transaction-local', async () => {
+    await withUser(claimsOf(ada), (tx) => tx`select 1`)
+    const pool = getSql()
+    const rows = await Promise.all(
+      Array.from(
+        { length: 5 },
+        () => pool`select current_user as role, current_setting('request.jwt.claims', true) as claims`,
+      ),
+    )
+    for (const row of rows) expect(row[0]).toEqual({ role: 'postgres', claims: expect.toBeOneOf(['', null]) })
+  })
+
+  it('commits what fn did', async () => {
+    await withUser(
+      claimsOf(ada),
+      (tx) => tx`update public.profiles set full_name = 'committed' where id = ${ada.id}`,
+    )
+    expect(await fullName(ada)).toBe('committed')
+  })
+
+  it('rolls back everything when fn throws, and rethrows fn’s error', async () => {
+    const failure = new Error('changed my mind')
+    const outcome = withUser(claimsOf(ada), async (tx) => {
+      await tx`update public.profiles set full_name = 'rolled back' where id = ${ada.id}`
+      throw failure
+    })
+    await expect(outcome).rejects.toBe(failure)
+    expect(await fullName(ada)).toBe('committed')
+  })
+
+  it('rolls back when a statement fails, with the Postgres error', async () => {
+    const outcome = withUser(claimsOf(ada), async (tx) => {
+      await tx`update public.profiles set full_name = 'half done' where id = ${ada.id}`
+      await tx`update public.profiles set full_name = ${'x'.repeat(300)} where id = ${ada.id}`
+    })
+    await expect(outcome).rejects.toMatchObject({ code: '23514' })
+    expect(await fullName(ada)).toBe('committed')
+  })
+
+  it('cannot write another user’s row', async () => {
+    const before = await fullName(bob)
+    const rows = await withUser(
+      claimsOf(ada),
+      (tx) => tx`update public.profiles set full_name = 'hijacked' where id = ${bob.id} returning id`,
+    )
+    expect(rows).toHaveLength(0)
+    expect(await fullName(bob)).toBe(before)
+  })
+
+  it('joins an outer transaction instead of opening its own', async () => {
+    const outcome = withUser(claimsOf(ada), async (outer) => {
+      await outer`update public.profiles set full_name = 'outer' where id = ${ada.id}`
+      const [inner] = await withUser(
+        claimsOf(ada),
+        (tx) => tx`select full_name, txid_current() as txid from public.profiles`,
+        outer,
+      )
+      const [mine] = await outer`select txid_current() as txid`
+      expect(inner).toEqual({ full_name: 'outer', txid: mine.txid })
+      throw new Error('undo both')
+    })
+    await expect(outcome).rejects.toThrow('undo both')
+    expect(await fullName(ada)).toBe('committed')
+  })
+
+  it('keeps concurrent users apart', async () => {
+    const users = [ada, bob, ada, bob, ada, bob, ada, bob, ada, bob, ada, bob]
+    const seen = await Promise.all(
+      users.map((user) =>
+        withUser(claimsOf(user), async (tx) => (await tx`select auth.uid() as uid`)[0].uid),
+      ),
+    )
+    expect(seen).toEqual(users.map((user) => user.id))
+  })
+
+  it('works when fn runs no query at all', async () => {
+    expect(await withUser(claimsOf(ada), async () => 42)).toBe(42)
+  })
+})

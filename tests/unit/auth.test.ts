@@ -1,0 +1,158 @@
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
+import { beforeAll, describe, expect, it } from 'vitest'
+import type { Config } from '../../shared/config.ts'
+import { verifyAccessToken } from '../../shared/http/auth.ts'
+import { ApiError } from '../../shared/http/errors.ts'
+
+const SECRET = 'a-legacy-secret-with-at-least-32-characters'
+const USER_ID = '7f1c2b9e-58a4-4a55-9f0e-2d7a4c1b3e60'
+
+let signingKey: CryptoKey
+let strangerKey: CryptoKey
+let rsaKey: CryptoKey
+let config: Config
+
+const now = () => Math.floor(Date.now() / 1000)
+const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+/** A token as the auth service issues it; `claims` and `header` override its parts. */
+async function token(
+  options: {
+    claims?: Record<string, unknown>
+    header?: Record<string, unknown>
+    key?: CryptoKey | Uint8Array
+  } = {},
+) {
+  const claims = {
+    sub: USER_ID,
+    aud: 'authenticated',
+    role: 'authenticated',
+    email: 'ada@example.test',
+    iat: now(),
+    exp: now() + 3600,
+    ...options.claims,
+  }
+  for (const [name, value] of Object.entries(claims))
+    if (value === undefined) delete claims[name as keyof typeof claims]
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: 'test-key', typ: 'JWT', ...options.header } as { alg: string })
+    .sign(options.key ?? signingKey)
+}
+
+const hs256 = (claims: Record<string, unknown> = {}, secret = SECRET) =>
+  token({ claims, header: { alg: 'HS256', kid: undefined }, key: new TextEncoder().encode(secret) })
+
+async function rejection(jwt: string, withConfig: Config = config): Promise<ApiError> {
+  const error = await verifyAccessToken(jwt, withConfig).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(error).toBeInstanceOf(ApiError)
+  expect((error as ApiError).code).toBe('unauthorized')
+  expect((error as ApiError).status).toBe(401)
+  return error as ApiError
+}
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('ES256', { extractable: true })
+  signingKey = pair.privateKey
+  strangerKey = (await generateKeyPair('ES256')).privateKey
+  rsaKey = (await generateKeyPair('RS256')).privateKey
+  const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: 'test-key', alg: 'ES256', use: 'sig' }
+  config = {
+    supabaseUrl: 'http://127.0.0.1:1',
+    dbUrl: undefined,
+    jwtSecret: SECRET,
+    jwks: createLocalJWKSet({ keys: [publicJwk] }),
+    corsOrigins: [],
+  }
+})
+
+describe('verifyAccessToken accepts', () => {
+  it('an ES256 token signed by a key in the JWKS', async () => {
+    const claims = await verifyAccessToken(await token(), config)
+    expect(claims).toMatchObject({ sub: USER_ID, role: 'authenticated', email: 'ada@example.test' })
+  })
+
+  it('an HS256 token signed with the legacy secret', async () => {
+    expect((await verifyAccessToken(await hs256(), config)).sub).toBe(USER_ID)
+  })
+
+  it('an audience list that includes authenticated', async () => {
+    const jwt = await token({ claims: { aud: ['authenticated', 'other'] } })
+    expect((await verifyAccessToken(jwt, config)).sub).toBe(USER_ID)
+  })
+})
+
+describe('verifyAccessToken refuses with 401 unauthorized', () => {
+  it('a string that is not a JWT', async () => {
+    for (const junk of ['', 'abc', 'a.b.c', 'eyJhbGciOiJFUzI1NiJ9.e30', '...']) await rejection(junk)
+  })
+
+  it('alg none (an unsigned token)', async () => {
+    const claims = { sub: USER_ID, aud: 'authenticated', role: 'authenticated', exp: now() + 3600 }
+    await rejection(`${encode({ alg: 'none', typ: 'JWT' })}.${encode(claims)}.`)
+    await rejection(`${encode({ alg: 'NONE', typ: 'JWT' })}.${encode(claims)}.`)
+  })
+
+  it('a forged signature (payload changed after signing)', async () => {
+    const [header, , signature] = (await token()).split('.')
+    const forged = encode({ sub: USER_ID, aud: 'authenticated', role: 'authenticated', exp: now() + 9999 })
+    await rejection(`${header}.${forged}.${signature}`)
+  })
+
+  it('an ES256 token signed by a key that is not in the JWKS, even under its kid', async () => {
+    await rejection(await token({ key: strangerKey }))
+  })
+
+  it('an algorithm the JWKS key is not for (RS256 under the ES256 kid)', async () => {
+    await rejection(await token({ header: { alg: 'RS256' }, key: rsaKey }))
+  })
+
+  it('an HS256 token signed with another secret', async () => {
+    await rejection(await hs256({}, 'not-the-secret-but-just-as-long-as-the-secret'))
+  })
+
+  it('a symmetric algorithm other than HS256 (HS512 with the right secret)', async () => {
+    const jwt = await token({
+      header: { alg: 'HS512', kid: undefined },
+      key: new TextEncoder().encode(SECRET),
+    })
+    await rejection(jwt)
+  })
+
+  it('HS256 tokens when no legacy secret is configured', async () => {
+    await rejection(await hs256(), { ...config, jwtSecret: undefined })
+  })
+
+  it('an expired token, saying so', async () => {
+    const error = await rejection(await token({ claims: { iat: now() - 7200, exp: now() - 3600 } }))
+    expect(error.message).toMatch(/expired/)
+  })
+
+  it('a token without exp', async () => {
+    await rejection(await token({ claims: { exp: undefined } }))
+  })
+
+  it('a token for another audience, or none', async () => {
+    await rejection(await token({ claims: { aud: 'anon' } }))
+    await rejection(await token({ claims: { aud: undefined } }))
+  })
+
+  it('a token without sub, or with a sub that is not a user id', async () => {
+    await rejection(await token({ claims: { sub: undefined } }))
+    await rejection(await token({ claims: { sub: 'not-a-uuid' } }))
+    await rejection(await token({ claims: { sub: '' } }))
+  })
+
+  it('a role other than authenticated (the anon and service_role API keys)', async () => {
+    await rejection(await hs256({ role: 'anon', sub: undefined }))
+    await rejection(await hs256({ role: 'service_role', sub: undefined }))
+    await rejection(await token({ claims: { role: 'service_role' } }))
+    await rejection(await token({ claims: { role: undefined } }))
+  })
+
+  it('a token not yet valid (nbf in the future)', async () => {
+    await rejection(await token({ claims: { nbf: now() + 3600 } }))
+  })
+})
