@@ -131,7 +131,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     cleanups.push(async () => {
       await Promise.all(workers.map((worker) => worker.stop()))
     })
-    await Promise.all(workers.map((worker) => worker.whenReady()))
+    // A function that fails to start is reported and answered 503 until it starts; the rest serve.
+    const started = await Promise.allSettled(workers.map((worker) => worker.whenReady()))
+    const log = options.log ?? ((name: string, line: string) => console.error(`[${name}] ${line}`))
+    started.forEach((result, i) => {
+      if (result.status === 'rejected') log(workers[i].spec.name, `did not start: ${result.reason.message}`)
+    })
 
     return { apiUrl, dbUrl: database.url, keys, functions: [...gatewayOptions.functions.keys()], stop }
   } catch (error) {
