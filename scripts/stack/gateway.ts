@@ -103,11 +103,18 @@ export function createGateway(options: GatewayOptions): Server {
     const upstream = httpRequest(
       { host: '127.0.0.1', port, method: req.method, path, headers, agent },
       (answer) => {
+        // A function may answer (413, say) before reading the whole body: read the rest from the
+        // client anyway, or its kept-alive connection stalls on the unread bytes.
+        if (!req.complete) {
+          req.unpipe(upstream)
+          req.resume()
+        }
         res.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.pipe(res)
       },
     )
     upstream.on('error', (error) => {
+      req.resume()
       if (!res.headersSent)
         sendJson(res, 502, { code: 'BAD_GATEWAY', message: `Function ${name}: ${error.message}` })
       else res.destroy()
@@ -120,6 +127,8 @@ export function createGateway(options: GatewayOptions): Server {
     if (url.startsWith('/functions/v1/')) {
       void toFunction(req, res, url.slice('/functions/v1'.length))
     } else if (options.auth && url.startsWith('/auth/v1/')) {
+      // The auth service limits failed logins per client address: this one is the socket's own.
+      req.headers['x-forwarded-for'] = req.socket.remoteAddress ?? '127.0.0.1'
       void auth(req, res)
     } else if (options.realtime && url.startsWith('/realtime/v1/')) {
       void realtime(req, res)

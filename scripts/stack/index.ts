@@ -3,15 +3,11 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { type Database, startDatabase } from './database.ts'
 import { declaredFunctions, FunctionWorker } from './functions/runner.ts'
-import {
-  createGateway,
-  type FetchService,
-  type GatewayOptions,
-  listen,
-  type UpgradeService,
-} from './gateway.ts'
+import { createGateway, type GatewayOptions, listen, type UpgradeService } from './gateway.ts'
 import { loadKeys, type StackKeys } from './keys.ts'
 import { applyMigrations, PROJECT_ROOT } from './migrate.ts'
+import { projectConfig } from './project-config.ts'
+import { createAuthService } from './auth/service.ts'
 
 export interface StackOptions {
   host?: string
@@ -104,9 +100,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     )
     const apiUrl = `http://${host}:${apiPort}`
 
-    gatewayOptions.auth = await optionalService<FetchService>('scripts/stack/auth/service.ts', (mod) =>
-      (mod.createAuthService as (o: unknown) => FetchService)({ sql, keys, issuer: `${apiUrl}/auth/v1` }),
-    )
+    const auth = projectConfig().auth ?? {}
+    gatewayOptions.auth = createAuthService({
+      sql,
+      keys,
+      issuer: `${apiUrl}/auth/v1`,
+      jwtExpiry: auth.jwt_expiry,
+      refreshTokenReuseInterval: auth.refresh_token_reuse_interval,
+      passwordMinLength: auth.minimum_password_length,
+    })
     const realtime = await optionalService<UpgradeService & { close(): Promise<void> }>(
       'scripts/stack/realtime/server.ts',
       (mod) =>

@@ -1,13 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
-import { parse } from 'smol-toml'
 import { PROJECT_ROOT } from '../migrate.ts'
+import { CONFIG_TOML, projectConfig } from '../project-config.ts'
 
 const DENO_BIN = join(PROJECT_ROOT, 'node_modules', '.bin', 'deno')
 const WORKER = join(PROJECT_ROOT, 'scripts', 'stack', 'functions', 'worker.ts')
-const CONFIG_TOML = join(PROJECT_ROOT, 'supabase', 'config.toml')
 const START_TIMEOUT_MS = 60_000
 
 export interface FunctionSpec {
@@ -17,16 +15,9 @@ export interface FunctionSpec {
   verifyJwt: boolean
 }
 
-interface FunctionConfig {
-  enabled?: boolean
-  verify_jwt?: boolean
-  entrypoint?: string
-}
-
 /** The functions `supabase/config.toml` declares, as the CLI reads them (entrypoints relative to supabase/). */
 export function declaredFunctions(configPath = CONFIG_TOML): FunctionSpec[] {
-  const config = parse(readFileSync(configPath, 'utf8')) as { functions?: Record<string, FunctionConfig> }
-  return Object.entries(config.functions ?? {})
+  return Object.entries(projectConfig(configPath).functions ?? {})
     .filter(([, fn]) => fn.enabled !== false)
     .map(([name, fn]) => ({
       name,

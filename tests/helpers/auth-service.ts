@@ -1,0 +1,86 @@
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import { createClient, type SupabaseClient } from '@supabase/supabase-js'
+import type { Hono } from 'hono'
+import { importJWK, type JWK } from 'jose'
+import postgres from 'postgres'
+import { inject } from 'vitest'
+import WebSocket from 'ws'
+import { type AuthServiceOptions, createAuthService } from '../../scripts/stack/auth/service.ts'
+import type { StackKeys } from '../../scripts/stack/keys.ts'
+
+const stack = inject('stack')
+
+/** The keys of the stack this run started, rebuilt from what the global setup provides. */
+async function stackKeys(): Promise<StackKeys> {
+  const privateJwk = JSON.parse(stack.signingKeyJwk) as JWK
+  const jwks = JSON.parse(stack.jwks) as { keys: JWK[] }
+  return {
+    jwtSecret: stack.jwtSecret,
+    anonKey: stack.anonKey,
+    serviceRoleKey: stack.serviceRoleKey,
+    signingKey: {
+      kid: privateJwk.kid as string,
+      privateJwk,
+      publicJwk: jwks.keys[0],
+      privateKey: (await importJWK(privateJwk, 'ES256')) as CryptoKey,
+    },
+    jwks,
+  }
+}
+
+export interface ServedAuth {
+  /** The origin supabase-js is given; the service answers under `${url}/auth/v1`. */
+  url: string
+  close(): Promise<void>
+}
+
+/**
+ * A second auth service on the stack's database with its own settings (short reuse interval, low
+ * login limits), served on a free port the way the gateway mounts the stack's own.
+ */
+export async function serveAuthService(
+  settings: Omit<AuthServiceOptions, 'sql' | 'keys' | 'issuer'> = {},
+): Promise<ServedAuth> {
+  const sql = postgres(stack.dbUrl, { max: 2, onnotice: () => {} })
+  const keys = await stackKeys()
+  // The issuer names the port, which is known only once the server listens.
+  let service: Hono | undefined
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const listening = serve(
+      {
+        fetch: (request) => service?.fetch(request) ?? new Response(null, { status: 503 }),
+        port: 0,
+        hostname: '127.0.0.1',
+      },
+      () => resolve(listening),
+    )
+  })
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  service = createAuthService({ sql, keys, issuer: `${url}/auth/v1`, ...settings })
+  return {
+    url,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await sql.end()
+    },
+  }
+}
+
+/** The real supabase-js client as an app would create it on a server: no storage, no timers. */
+export function authClient(
+  url: string,
+  options: { headers?: Record<string, string>; fetch?: typeof fetch } = {},
+) {
+  return createClient(url, stack.anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    global: { headers: options.headers, fetch: options.fetch },
+    // Node 20 has no global WebSocket; supabase-js builds its realtime client eagerly.
+    realtime: { transport: WebSocket as unknown as typeof globalThis.WebSocket },
+  }) as SupabaseClient
+}
+
+/** A fresh address for each test user, so tests never share accounts. */
+export function newEmail(label = 'user'): string {
+  return `${label}-${crypto.randomUUID().slice(0, 12)}@example.test`
+}
