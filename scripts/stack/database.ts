@@ -64,7 +64,7 @@ function lockDataDir(dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const pid = Number(readFileSync(lockFile, 'utf8'))
-      if (pid && pid !== process.pid && isAlive(pid)) {
+      if (pid && isAlive(pid)) {
         throw new DataDirLockedError(
           `The database directory ${dataDir} is in use by process ${pid}. Stop that process first, ` +
             'or pass another --data-dir.',

@@ -66,17 +66,6 @@ export class PgServer {
     if (this.options.db.isInTransaction()) await this.options.db.exec('rollback').catch(() => {})
   }
 
-  /** Runs `fn` with the database to itself, between other connections' turns. */
-  async exclusive<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
-    const self = {} as Connection
-    await this.acquire(self)
-    try {
-      return await fn(this.options.db)
-    } finally {
-      this.release(self)
-    }
-  }
-
   private accept(socket: Socket): void {
     socket.setNoDelay(true)
     const connection = new Connection(socket, this)

@@ -1,0 +1,122 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import postgres from 'postgres'
+import { afterAll, describe, expect, it } from 'vitest'
+import { DataDirLockedError, startDatabase } from '../../scripts/stack/database.ts'
+import { cliDbUrl, PROJECT_ROOT, supabaseCli } from '../../scripts/stack/migrate.ts'
+import { stack } from '../helpers/stack.ts'
+
+const clients: postgres.Sql[] = []
+function connect(max = 1) {
+  const sql = postgres(stack.dbUrl, { max, onnotice: () => {} })
+  clients.push(sql)
+  return sql
+}
+afterAll(async () => {
+  await Promise.all(clients.map((sql) => sql.end()))
+})
+
+describe('the embedded database server', () => {
+  it('never lets another connection into an open transaction', async () => {
+    const a = connect()
+    const b = connect()
+    const table = `interleave_${crypto.randomUUID().replaceAll('-', '')}`
+    await a.unsafe(`create table public.${table} (n int)`)
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let entered!: () => void
+    const inside = new Promise<void>((resolve) => (entered = resolve))
+    const transaction = a.begin(async (tx) => {
+      await tx.unsafe(`insert into public.${table} values (1)`)
+      await tx`select set_config('app.marker', 'a', true)`
+      entered()
+      await held
+      await tx.unsafe(`insert into public.${table} values (2)`)
+    })
+    await inside
+    // B asks while A's transaction is open; it is answered only after A commits.
+    const seen = b.unsafe(
+      `select count(*)::int as n, current_setting('app.marker', true) as marker from public.${table}`,
+    )
+    release()
+    await transaction
+    const [row] = await seen
+    expect(row.n).toBe(2)
+    expect(row.marker ?? '').toBe('')
+    await a.unsafe(`drop table public.${table}`)
+  })
+
+  it('rolls back what a vanished client left open and serves the others', async () => {
+    const table = `vanish_${crypto.randomUUID().replaceAll('-', '')}`
+    const admin = connect()
+    await admin.unsafe(`create table public.${table} (n int)`)
+    const doomed = postgres(stack.dbUrl, { max: 1, onnotice: () => {} })
+    const reserved = await doomed.reserve()
+    await reserved`begin`
+    await reserved.unsafe(`insert into public.${table} values (1)`)
+    await doomed.end({ timeout: 0 })
+    const [row] = await admin.unsafe(`select count(*)::int as n from public.${table}`)
+    expect(row.n).toBe(0)
+    await admin.unsafe(`drop table public.${table}`)
+  })
+
+  it('resets session settings when the client that made them leaves', async () => {
+    const careless = postgres(stack.dbUrl, { max: 1, onnotice: () => {} })
+    await careless`set search_path to public`
+    await careless`set role authenticated`
+    await careless.end()
+    const [row] = await connect()`select current_setting('search_path') as path, current_user as role`
+    expect(row.path).toContain('extensions')
+    expect(row.role).toBe('postgres')
+  })
+
+  it('has every migration applied, as the Supabase CLI records them', async () => {
+    const output = await supabaseCli(['migration', 'list', '--db-url', cliDbUrl(stack.dbUrl)])
+    const files = readdirSync(join(PROJECT_ROOT, 'supabase', 'migrations')).filter((f) => f.endsWith('.sql'))
+    expect(files.length).toBeGreaterThan(0)
+    for (const file of files) {
+      const version = file.split('_')[0]
+      // Applied rows name the version in both the Local and the Remote column.
+      expect(output).toMatch(new RegExp(`${version}\\W+\\|\\W+${version}`))
+    }
+  })
+})
+
+describe('starting a database', () => {
+  it('refuses a second opener of one data directory and says who holds it', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'consilium-lock-')), 'db')
+    const first = await startDatabase({ dataDir, port: 0 })
+    try {
+      await expect(startDatabase({ dataDir, port: 0 })).rejects.toThrow(DataDirLockedError)
+      await expect(startDatabase({ dataDir, port: 0 })).rejects.toThrow(`in use by process ${process.pid}`)
+    } finally {
+      await first.stop()
+    }
+    // Stopped cleanly, the directory opens again with its data.
+    const again = await startDatabase({ dataDir, port: 0 })
+    await again.stop()
+  })
+
+  it('takes over a lock whose process is gone', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'consilium-stale-')), 'db')
+    writeFileSync(`${dataDir}.lock`, '2147483646')
+    const database = await startDatabase({ dataDir, port: 0 })
+    await database.stop()
+  })
+
+  it('says which port is taken', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const address = blocker.address()
+    const port = typeof address === 'object' && address ? address.port : 0
+    try {
+      await expect(startDatabase({ port })).rejects.toThrow(
+        `Port ${port} on 127.0.0.1 (database) is already in use`,
+      )
+    } finally {
+      blocker.close()
+    }
+  })
+})
