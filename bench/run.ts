@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { type Stack, startStack } from '../scripts/stack/index.ts'
 import { benchAuth } from './auth.ts'
+import { runDomainBench } from './domain.ts'
 import { type Measurement, printTable } from './lib.ts'
 import { benchUsers } from './users.ts'
 
@@ -19,6 +20,7 @@ export interface BenchContext {
 const suites: Record<string, (context: BenchContext) => Promise<Measurement[]>> = {
   users: benchUsers,
   auth: benchAuth,
+  domain: runDomainBench,
 }
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } })

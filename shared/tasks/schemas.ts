@@ -1,0 +1,119 @@
+import { z } from '@hono/zod-openapi'
+import { DateSchema, MetadataSchema, queryList, TimestampSchema } from '../domain/schemas.ts'
+import { listQuerySchema } from '../http/pagination.ts'
+
+export const TASK_STATUSES = ['todo', 'in_progress', 'done', 'cancelled'] as const
+/** From least to most urgent, as the database enum orders them. */
+export const TASK_PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const
+export const TASK_SOURCES = ['manual', 'note', 'agent'] as const
+
+export const TaskStatusSchema = z.enum(TASK_STATUSES).openapi('TaskStatus')
+export const TaskPrioritySchema = z.enum(TASK_PRIORITIES).openapi('TaskPriority')
+export const TaskSourceSchema = z.enum(TASK_SOURCES).openapi('TaskSource')
+
+export const TaskSchema = z
+  .object({
+    id: z.uuid(),
+    user_id: z.uuid(),
+    parent_id: z.uuid().nullable(),
+    note_id: z.uuid().nullable().openapi({ description: 'The note whose checklist item this task mirrors' }),
+    title: z.string(),
+    description: z.string().nullable(),
+    status: TaskStatusSchema,
+    priority: TaskPrioritySchema,
+    due_date: DateSchema.nullable(),
+    due_time: z.string().nullable().openapi({ example: '14:30:00' }),
+    source: TaskSourceSchema,
+    source_reference: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: '{note_id, block_id} for a checklist item; {message_id} for an agent’s task' }),
+    completed_at: TimestampSchema.nullable(),
+    edited_by_user: z
+      .boolean()
+      .openapi({ description: 'Changed through the tasks API; saving its note no longer renames it' }),
+    metadata: z.record(z.string(), z.unknown()),
+    created_at: TimestampSchema,
+    updated_at: TimestampSchema.openapi({ description: 'Also the ETag' }),
+  })
+  .openapi('Task')
+
+const taskFields = {
+  title: z.string().trim().min(1).max(500),
+  description: z.string().max(100_000).nullable(),
+  status: TaskStatusSchema,
+  priority: TaskPrioritySchema,
+  due_date: DateSchema.nullable(),
+  due_time: z.iso.time().nullable().openapi({ description: 'HH:MM or HH:MM:SS; needs a due_date' }),
+  parent_id: z.uuid().nullable().openapi({ description: 'The parent task (subtasks), or null' }),
+  metadata: MetadataSchema,
+}
+
+const dueTimeNeedsDueDate = {
+  check: (task: { due_date?: string | null; due_time?: string | null }) => !task.due_time || !!task.due_date,
+  message: { path: ['due_time'], message: 'A due time needs a due date' },
+}
+
+export const TaskCreateSchema = z
+  .strictObject({
+    ...taskFields,
+    description: taskFields.description.default(null),
+    status: taskFields.status.default('todo'),
+    priority: taskFields.priority.default('medium'),
+    due_date: taskFields.due_date.default(null),
+    due_time: taskFields.due_time.default(null),
+    parent_id: taskFields.parent_id.default(null),
+    metadata: taskFields.metadata.default({}),
+  })
+  .refine(dueTimeNeedsDueDate.check, dueTimeNeedsDueDate.message)
+  .openapi('TaskCreate')
+
+/**
+ * A partial update: only the fields given change; unknown fields are refused. A due time given
+ * with `due_date: null` is refused here; one given alone is checked against the stored due date.
+ */
+export const TaskUpdateSchema = z
+  .strictObject(taskFields)
+  .partial()
+  .refine((task) => !(task.due_time && task.due_date === null), dueTimeNeedsDueDate.message)
+  .openapi('TaskUpdate')
+
+export const TaskStatusChangeSchema = z.strictObject({ status: TaskStatusSchema }).openapi('TaskStatusChange')
+
+export const TASK_SORTS = ['created_at', 'due_date', 'priority'] as const
+
+export const TaskListQuerySchema = listQuerySchema.extend({
+  status: queryList(TaskStatusSchema).optional().openapi({ description: 'One or more statuses' }),
+  priority: queryList(TaskPrioritySchema).optional().openapi({ description: 'One or more priorities' }),
+  due_before: DateSchema.optional().openapi({ description: 'Due strictly before this date' }),
+  due_after: DateSchema.optional().openapi({ description: 'Due strictly after this date' }),
+  parent_id: z
+    .union([z.uuid(), z.literal('root')])
+    .optional()
+    .openapi({ description: 'Subtasks of this task, or `root` for top-level tasks' }),
+  source: queryList(TaskSourceSchema).optional(),
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({ description: 'Full-text search over title and description' }),
+  sort: z.enum(TASK_SORTS).default('created_at').openapi({
+    description:
+      'created_at (newest first), due_date (soonest first, undated last) or priority (most urgent first)',
+  }),
+  order: z
+    .enum(['asc', 'desc'])
+    .optional()
+    .openapi({ description: 'Default: desc for created_at and priority, asc for due_date' }),
+})
+
+/** What services accept beyond the API's fields: agents record where their tasks came from. */
+export type TaskOrigin = { source: 'manual' } | { source: 'agent'; source_reference: Record<string, unknown> }
+
+export type Task = z.infer<typeof TaskSchema>
+export type TaskCreate = z.infer<typeof TaskCreateSchema>
+export type TaskUpdate = z.infer<typeof TaskUpdateSchema>
+export type TaskListQuery = z.infer<typeof TaskListQuerySchema>
+export type TaskStatus = z.infer<typeof TaskStatusSchema>
