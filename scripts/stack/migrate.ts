@@ -29,5 +29,6 @@ export async function supabaseCli(args: string[]): Promise<string> {
 
 /** Applies pending migrations exactly as `supabase db push` records them on a hosted project. */
 export async function applyMigrations(dbUrl: string): Promise<string> {
-  return supabaseCli(['migration', 'up', '--db-url', cliDbUrl(dbUrl)])
+  // --include-all: a migration merged from another branch may sort before one already applied here.
+  return supabaseCli(['migration', 'up', '--include-all', '--db-url', cliDbUrl(dbUrl)])
 }
