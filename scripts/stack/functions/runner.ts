@@ -84,7 +84,7 @@ export class FunctionWorker {
           if (line === `listening on ${this.port}`) {
             clearTimeout(timer)
             resolveReady()
-          } else log(this.spec.name, line)
+          } else if (line !== 'Watcher Process started.') log(this.spec.name, line)
         }
       }
       child.stdout?.on('data', onLine)
