@@ -122,6 +122,7 @@ function fromPostgres(error: PostgresErrorLike): ApiError | undefined {
     case '23P01':
       return new ValidationError([{ path: '', message: 'A value breaks a rule of the data' }])
     case '22P02':
+    case '22021':
     case '22001':
     case '22003':
     case '22007':

@@ -12,6 +12,7 @@ import {
   walkPages,
 } from '../helpers/domain.ts'
 import { adminSql, createUser, type TestUser } from '../helpers/stack.ts'
+import { sortable } from '../helpers/time.ts'
 
 interface Note {
   id: string
@@ -374,7 +375,7 @@ export function notesScenarios({ name, api }: Target) {
         const response = await api('PUT', `/notes/${note.id}`, { user: ada, body: { is_pinned: true } })
         const updated = await expectJson<Note>(response, 200)
         expect(updated).toEqual({ ...note, is_pinned: true, updated_at: expect.any(String) })
-        expect(updated.updated_at > note.updated_at).toBe(true)
+        expect(sortable(updated.updated_at) > sortable(note.updated_at)).toBe(true)
         expect(response.headers.get('etag')).toBe(etag(updated))
       })
 

@@ -85,6 +85,7 @@ describe('toApiError', () => {
     ['23502', 'validation_failed'],
     ['23514', 'validation_failed'],
     ['22P02', 'validation_failed'],
+    ['22021', 'validation_failed'],
     ['22001', 'validation_failed'],
     ['22003', 'validation_failed'],
     ['22007', 'validation_failed'],
