@@ -4,6 +4,7 @@ import { type Stack, startStack } from '../scripts/stack/index.ts'
 import { benchAuth } from './auth.ts'
 import { runDomainBench } from './domain.ts'
 import { type Measurement, printTable } from './lib.ts'
+import { benchRealtime } from './realtime.ts'
 import { benchUsers } from './users.ts'
 
 export interface BenchUser {
@@ -21,6 +22,7 @@ const suites: Record<string, (context: BenchContext) => Promise<Measurement[]>> 
   users: benchUsers,
   auth: benchAuth,
   domain: runDomainBench,
+  realtime: benchRealtime,
 }
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } })

@@ -3,11 +3,12 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { type Database, startDatabase } from './database.ts'
 import { declaredFunctions, FunctionWorker } from './functions/runner.ts'
-import { createGateway, type GatewayOptions, listen, type UpgradeService } from './gateway.ts'
+import { createGateway, type GatewayOptions, listen } from './gateway.ts'
 import { loadKeys, type StackKeys } from './keys.ts'
 import { applyMigrations, PROJECT_ROOT } from './migrate.ts'
 import { projectConfig } from './project-config.ts'
 import { createAuthService } from './auth/service.ts'
+import { createRealtimeServer } from './realtime/server.ts'
 
 export interface StackOptions {
   host?: string
@@ -60,11 +61,6 @@ function dotenv(): Record<string, string> {
   return env
 }
 
-async function optionalService<T>(path: string, create: (mod: Record<string, unknown>) => Promise<T> | T) {
-  if (!existsSync(join(PROJECT_ROOT, path))) return undefined
-  return create(await import(join(PROJECT_ROOT, path)))
-}
-
 export async function startStack(options: StackOptions): Promise<Stack> {
   const host = options.host ?? '127.0.0.1'
   const cleanups: Array<() => Promise<void>> = []
@@ -109,18 +105,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       refreshTokenReuseInterval: auth.refresh_token_reuse_interval,
       passwordMinLength: auth.minimum_password_length,
     })
-    const realtime = await optionalService<UpgradeService & { close(): Promise<void> }>(
-      'scripts/stack/realtime/server.ts',
-      (mod) =>
-        (mod.createRealtimeServer as (o: unknown) => UpgradeService & { close(): Promise<void> })({
-          dbUrl: database.url,
-          keys,
-        }),
-    )
-    if (realtime) {
-      gatewayOptions.realtime = realtime
-      cleanups.push(() => realtime.close())
-    }
+    const realtime = await createRealtimeServer({
+      dbUrl: database.url,
+      keys,
+      log: (line) => (options.log ?? ((name, text) => console.error(`[${name}] ${text}`)))('realtime', line),
+    })
+    gatewayOptions.realtime = realtime
+    cleanups.push(() => realtime.close())
 
     const env = { ...dotenv(), ...functionEnv(apiUrl, database.url, keys) }
     for (const spec of declaredFunctions()) {

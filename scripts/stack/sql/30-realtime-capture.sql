@@ -107,26 +107,16 @@ $$;
 
 select realtime_local.sync_capture();
 
--- The settings hosted Realtime gives a connection before it checks a policy as a client:
--- role, claims and the channel topic, all transaction-local.
--- No SET clause here or on the functions that call it: a function's SET clause would undo these
--- settings when it returns.
-create or replace function realtime_local.act_as(claims jsonb, topic text default null) returns void
-language plpgsql as $$
-begin
-  perform
-    set_config('role', claims ->> 'role', true),
-    set_config('request.jwt.claims', claims::text, true),
-    set_config('request.jwt.claim.sub', coalesce(claims ->> 'sub', ''), true),
-    set_config('request.jwt.claim.role', claims ->> 'role', true),
-    set_config('realtime.topic', coalesce(topic, ''), true);
-end
-$$;
+-- The functions below that act as a client set what hosted Realtime sets on its connection: the
+-- role, the JWT claims (whole, and the sub and role that auth.uid() and auth.role() read first)
+-- and the channel topic, all transaction-local; their SET clause undoes these settings when they
+-- return. Their search_path is the database's default, so that the helper functions policies
+-- call resolve as they do for any other client.
 
 -- Which extensions ('broadcast', 'presence') the client may read on a private topic: probe rows
 -- are inserted, selected back under the client's role and claims, and rolled back.
 create or replace function realtime_local.readable(topic text, claims jsonb, extensions text[]) returns text[]
-language plpgsql as $$
+language plpgsql set search_path = public, extensions as $$
 declare
   probes jsonb;
   allowed text[];
@@ -139,7 +129,12 @@ begin
     )
     select jsonb_object_agg(id, extension) into probes from inserted;
 
-    perform realtime_local.act_as(claims, topic);
+    perform
+      set_config('role', claims ->> 'role', true),
+      set_config('request.jwt.claims', claims::text, true),
+      set_config('request.jwt.claim.sub', coalesce(claims ->> 'sub', ''), true),
+      set_config('request.jwt.claim.role', claims ->> 'role', true),
+      set_config('realtime.topic', topic, true);
     select coalesce(array_agg(m.extension order by m.extension), '{}') into allowed
     from realtime.messages m
     where m.id in (select k::uuid from jsonb_object_keys(probes) k);
@@ -154,13 +149,18 @@ $$;
 -- Which extensions the client may write (broadcast, track) on a private topic: an insert as the
 -- client for each, rolled back.
 create or replace function realtime_local.writable(topic text, claims jsonb, extensions text[]) returns text[]
-language plpgsql as $$
+language plpgsql set search_path = public, extensions as $$
 declare
   extension_ text;
   allowed text[] := '{}';
 begin
   begin
-    perform realtime_local.act_as(claims, topic);
+    perform
+      set_config('role', claims ->> 'role', true),
+      set_config('request.jwt.claims', claims::text, true),
+      set_config('request.jwt.claim.sub', coalesce(claims ->> 'sub', ''), true),
+      set_config('request.jwt.claim.role', claims ->> 'role', true),
+      set_config('realtime.topic', topic, true);
     foreach extension_ in array extensions loop
       begin
         insert into realtime.messages (topic, extension) values (writable.topic, extension_);
@@ -266,7 +266,7 @@ create or replace function realtime_local.fanout(change_id bigint, subscribers j
 returns table (
   role_name text, subscriber_ids text[], columns jsonb, new_record jsonb, old_record jsonb, primary_key text[]
 )
-language plpgsql as $$
+language plpgsql set search_path = public, extensions as $$
 declare
   c realtime_local.changes;
   rel regclass;
@@ -282,11 +282,6 @@ declare
   op_sql text;
   result jsonb;
   passing jsonb := '[]';
-  s jsonb;
-  f jsonb;
-  verdict boolean;
-  visible boolean;
-  exists_sql text;
   claim_set record;
   hidden text[];
   seen boolean;
@@ -351,11 +346,13 @@ begin
         when 'match' then '$1::%1$s ~ v'
         when 'imatch' then '$1::%1$s ~* v'
         when 'isdistinct' then '$1::%1$s is distinct from v::%1$s'
-        when 'is' then 'case v when ''null'' then $1 is null when ''true'' then $1::boolean is true '
-          'when ''false'' then $1::boolean is false else $1::boolean is unknown end'
+        -- `is` compares the JSON value itself: casting in a CASE would be constant-folded (and
+        -- fail) for the arms not taken. true/false are only allowed on boolean columns.
+        when 'is' then 'case v when ''true'' then $3 = ''true'' when ''false'' then $3 = ''false'' '
+          'else jsonb_typeof($3) = ''null'' end'
       end;
       execute format('select jsonb_object_agg(v, coalesce(' || op_sql || ', false)) from unnest($2) v', col_type)
-        into result using filter_row ->> grp.col, grp.vals;
+        into result using filter_row ->> grp.col, grp.vals, filter_row -> grp.col;
       verdicts := verdicts || jsonb_build_object(grp.col || '.' || grp.op, result);
     exception when others then
       -- An unevaluable filter hides the change: hosted Realtime's filters fail closed too.
@@ -363,20 +360,17 @@ begin
     end;
   end loop;
 
-  for s in select * from jsonb_array_elements(subscribers) loop
-    visible := true;
-    for f in select * from jsonb_array_elements(s -> 'filters') loop
-      verdict := (verdicts -> ((f ->> 0) || '.' || (f ->> 1)) ->> (f ->> 2))::boolean;
-      visible := coalesce(case when (f ->> 3)::boolean then not verdict else verdict end, false);
-      exit when not visible;
-    end loop;
-    if visible then
-      passing := passing || jsonb_build_object(
-        'id', s ->> 'id', 'claims', claims -> (s ->> 'claims')::int,
-        'role', claims -> (s ->> 'claims')::int ->> 'role'
-      );
-    end if;
-  end loop;
+  -- A subscriber sees the change when every one of its filters held (a filter never evaluated did not).
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'id', sub ->> 'id', 'claims', claims -> (sub ->> 'claims')::int,
+      'role', claims -> (sub ->> 'claims')::int ->> 'role')), '[]')
+  into passing
+  from jsonb_array_elements(subscribers) sub
+  where not exists (
+    select from jsonb_array_elements(sub -> 'filters') f
+    where not coalesce(
+      ((verdicts -> ((f ->> 0) || '.' || (f ->> 1)) ->> (f ->> 2))::boolean) <> (f ->> 3)::boolean, false)
+  );
 
   for role_name in
     select distinct p ->> 'role' from jsonb_array_elements(passing) p
@@ -393,8 +387,12 @@ begin
     end if;
 
     if rls and c.type <> 'DELETE' then
-      exists_sql := format(
-        'select exists (select 1 from %s where %s)', rel,
+      -- Prepared once per change, as hosted's walrus_rls_stmt: planned again only when the role changes.
+      if exists (select from pg_catalog.pg_prepared_statements where name = 'realtime_local_rls') then
+        deallocate realtime_local_rls;
+      end if;
+      execute format(
+        'prepare realtime_local_rls as select exists (select 1 from %s where %s)', rel,
         (select string_agg(format('%I = %L', k, c.record ->> k), ' and ') from unnest(pk) k)
       );
       visible_ids := '{}';
@@ -405,8 +403,12 @@ begin
         group by p -> 'claims'
       loop
         begin
-          perform realtime_local.act_as(claim_set.claims);
-          execute exists_sql into seen;
+          perform
+            set_config('role', role_name, true),
+            set_config('request.jwt.claims', claim_set.claims::text, true),
+            set_config('request.jwt.claim.sub', coalesce(claim_set.claims ->> 'sub', ''), true),
+            set_config('request.jwt.claim.role', role_name, true);
+          execute 'execute realtime_local_rls' into seen;
           perform set_config('role', null, true);
         exception when others then
           -- A policy that fails for this subscriber hides the row from them, not from the rest.
@@ -416,6 +418,7 @@ begin
           visible_ids := visible_ids || claim_set.ids;
         end if;
       end loop;
+      deallocate realtime_local_rls;
     else
       visible_ids := array(select p ->> 'id' from jsonb_array_elements(passing) p where p ->> 'role' = role_name);
     end if;

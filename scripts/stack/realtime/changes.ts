@@ -1,0 +1,178 @@
+import type { Channel } from './channel.ts'
+import type { ChangeSubscription } from './filters.ts'
+import { type Hub, topicKey } from './hub.ts'
+import type { CapturedChange, Subscriber, Visible } from './store.ts'
+
+export interface PollOptions {
+  /** Poll interval while changes keep coming. */
+  minIntervalMs: number
+  /** The interval grows to this while nothing happens. */
+  maxIntervalMs: number
+  /** With no channel joined anywhere, the feed only moves its cursor, this often. */
+  idleIntervalMs: number
+  batchSize: number
+}
+
+export const DEFAULT_POLL: PollOptions = {
+  minIntervalMs: 10,
+  maxIntervalMs: 50,
+  idleIntervalMs: 500,
+  batchSize: 256,
+}
+
+/** Captured rows stay this long so that every server on the database has seen them. */
+const RETENTION_SECONDS = 60
+const PRUNE_EVERY_MS = 10_000
+const encoder = new TextEncoder()
+
+/**
+ * Reads the outbox the capture triggers fill and delivers it in order: realtime.messages
+ * broadcasts to their topic, row changes as postgres_changes to the subscribers the database says
+ * may see them.
+ */
+export class ChangeFeed {
+  private cursor = 0
+  private interval: number
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> | undefined
+  private stopped = false
+  private waiting = false
+  private lastPrune = Date.now()
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly options: PollOptions,
+  ) {
+    this.interval = options.minIntervalMs
+  }
+
+  async start(): Promise<void> {
+    await this.hub.store.syncCapture()
+    this.cursor = await this.hub.store.lastChangeId()
+    this.schedule(0)
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.running
+  }
+
+  /** Polls now if the feed is waiting: a channel has just joined. */
+  wake(): void {
+    if (this.waiting) this.schedule(0)
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return
+    clearTimeout(this.timer)
+    this.waiting = true
+    this.timer = setTimeout(() => {
+      this.waiting = false
+      this.running = this.tick()
+        .catch((error: unknown) => this.hub.log(`change feed: ${(error as Error).message}`))
+        .then((next) => this.schedule(next ?? this.options.maxIntervalMs))
+    }, delay)
+  }
+
+  /** One poll; answers how long to wait before the next. */
+  private async tick(): Promise<number> {
+    const { store } = this.hub
+    if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
+      this.lastPrune = Date.now()
+      await store.pruneChanges(RETENTION_SECONDS)
+    }
+    if (this.hub.channelCount === 0) {
+      const latest = await store.lastChangeId()
+      // A channel that joined while that query ran may already be waiting for one of those rows.
+      if (this.hub.channelCount === 0) {
+        this.cursor = latest
+        return this.options.idleIntervalMs
+      }
+    }
+    const changes = await store.changesAfter(this.cursor, this.options.batchSize)
+    for (const change of changes) {
+      if (this.stopped) return 0
+      this.cursor = change.id
+      if (change.type === 'BROADCAST') this.deliverBroadcast(change)
+      else await this.deliverChange(change)
+    }
+    if (changes.length === this.options.batchSize) return 0
+    this.interval = changes.length
+      ? this.options.minIntervalMs
+      : Math.min(this.options.maxIntervalMs, Math.ceil(this.interval * 1.5))
+    return this.interval
+  }
+
+  /** realtime.send(): delivered with the message id in `meta`, as hosted Realtime does. */
+  private deliverBroadcast(change: CapturedChange): void {
+    const message = change.message
+    if (!message || typeof message.topic !== 'string') return
+    const payload = encoder.encode(JSON.stringify(message.payload ?? {}))
+    if (payload.length > this.hub.limits.maxPayloadBytes) return
+    this.hub.broadcast(topicKey(message.private !== false, message.topic), {
+      form: 'user',
+      event: message.event ?? '',
+      encoding: 'json',
+      payload,
+      meta: { id: message.id },
+    })
+  }
+
+  private async deliverChange(change: CapturedChange): Promise<void> {
+    const bindings = new Map<string, { channel: Channel; subscription: ChangeSubscription }>()
+    const subscribers: Subscriber[] = []
+    for (const channel of this.hub.changeListeners) {
+      channel.changes.forEach((subscription, index) => {
+        if (!matches(subscription, change)) return
+        const id = `${channel.uid}:${index}`
+        bindings.set(id, { channel, subscription })
+        subscribers.push({ id, claims: channel.claims, filters: subscription.filters })
+      })
+    }
+    if (subscribers.length === 0) return
+    const visible = await this.hub.store.fanout(change.id, subscribers)
+    for (const part of visible) {
+      // One message per channel (and column selection), naming every binding it satisfies.
+      const messages = new Map<string, { channel: Channel; select: string[] | null; ids: number[] }>()
+      for (const id of part.subscriberIds) {
+        const binding = bindings.get(id)
+        if (!binding || binding.channel.isClosed) continue
+        const { channel, subscription } = binding
+        const key = `${channel.uid}|${subscription.select?.join(',') ?? ''}`
+        const entry = messages.get(key) ?? { channel, select: subscription.select, ids: [] }
+        if (!entry.ids.includes(subscription.id)) entry.ids.push(subscription.id)
+        messages.set(key, entry)
+      }
+      for (const { channel, select, ids } of messages.values()) {
+        channel.push('postgres_changes', { ids, data: changeData(change, part, select) }, null)
+      }
+    }
+  }
+}
+
+function matches(subscription: ChangeSubscription, change: CapturedChange): boolean {
+  return (
+    (subscription.action === '*' || subscription.action === change.type) &&
+    (subscription.schema === '*' || subscription.schema === change.schema) &&
+    (subscription.table === '*' || subscription.table === change.table)
+  )
+}
+
+/** The `data` of a postgres_changes event; INSERT has no old_record and DELETE no record, as hosted. */
+function changeData(change: CapturedChange, part: Visible, select: string[] | null): Record<string, unknown> {
+  const keep = select ? new Set([...select, ...part.primaryKey]) : null
+  const pick = (row: Record<string, unknown> | null) =>
+    row && keep ? Object.fromEntries(Object.entries(row).filter(([k]) => keep.has(k))) : row
+  const data: Record<string, unknown> = {
+    schema: change.schema,
+    table: change.table,
+    commit_timestamp: change.commitTimestamp.toISOString(),
+    type: change.type,
+    columns: keep ? part.columns.filter((c) => keep.has(c.name)) : part.columns,
+  }
+  if (change.type !== 'DELETE') data.record = pick(part.record)
+  if (change.type !== 'INSERT') data.old_record = pick(part.oldRecord)
+  data.errors = null
+  return data
+}
