@@ -1,0 +1,92 @@
+import { z } from '@hono/zod-openapi'
+import { MetadataSchema, TimestampSchema } from '../domain/schemas.ts'
+
+/** A message's text may take this many bytes of UTF-8, as the messages table checks. */
+export const MAX_MESSAGE_BYTES = 32 * 1024
+
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).length
+
+// Postgres text cannot hold NUL; refused here, it would otherwise fail the insert.
+const noNul = (text: string) => !text.includes('\u0000')
+const NUL_MESSAGE = 'must not contain NUL characters'
+
+export const MessageRoleSchema = z.enum(['user', 'assistant', 'system', 'tool']).openapi('MessageRole')
+
+export const ConversationSchema = z
+  .object({
+    id: z.uuid(),
+    user_id: z.uuid(),
+    title: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Null until named; then defaults from the first user message' }),
+    metadata: z.record(z.string(), z.unknown()),
+    created_at: TimestampSchema,
+    updated_at: TimestampSchema.openapi({ description: 'The last activity: moves with every new message' }),
+  })
+  .openapi('Conversation')
+
+export const ConversationCreateSchema = z
+  .strictObject({
+    title: z
+      .string()
+      .trim()
+      .min(1)
+      .max(500)
+      .refine(noNul, NUL_MESSAGE)
+      .nullable()
+      .default(null)
+      .openapi({ description: 'Leave it out to name the conversation after its first message' }),
+    metadata: MetadataSchema.default({}),
+  })
+  .openapi('ConversationCreate')
+
+export const MessageSchema = z
+  .object({
+    id: z.uuid(),
+    user_id: z.uuid(),
+    conversation_id: z.uuid(),
+    role: MessageRoleSchema,
+    content: z.string(),
+    agent_id: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+    created_at: TimestampSchema,
+    updated_at: TimestampSchema,
+  })
+  .openapi('Message')
+
+/**
+ * What a client posts: its own words. Assistant, system and tool messages are written by the
+ * agents in the ai function, never by clients, so `role` accepts only `user`.
+ */
+export const MessageCreateSchema = z
+  .strictObject({
+    content: z
+      .string()
+      .refine((text) => text.trim().length > 0, 'must not be blank')
+      .refine(
+        (text) => utf8Bytes(text) <= MAX_MESSAGE_BYTES,
+        `must be at most ${MAX_MESSAGE_BYTES} bytes of UTF-8`,
+      )
+      .refine(noNul, NUL_MESSAGE)
+      .openapi({ description: `The message text, at most ${MAX_MESSAGE_BYTES} bytes of UTF-8` }),
+    role: z.literal('user').default('user').openapi({
+      description: 'Only `user`: assistant, system and tool messages are written by the ai function',
+    }),
+    agent_id: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .refine(noNul, NUL_MESSAGE)
+      .nullable()
+      .default(null)
+      .openapi({ description: 'The agent the message is addressed to; null for the default one' }),
+    metadata: MetadataSchema.default({}),
+  })
+  .openapi('MessageCreate')
+
+export type Conversation = z.infer<typeof ConversationSchema>
+export type ConversationCreate = z.infer<typeof ConversationCreateSchema>
+export type Message = z.infer<typeof MessageSchema>
+export type MessageCreate = z.infer<typeof MessageCreateSchema>
