@@ -112,6 +112,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     })
     gatewayOptions.realtime = realtime
     cleanups.push(() => realtime.close())
+    // Commits reach subscribers as soon as they happen instead of at the next poll of the outbox.
+    const stopHints = database.server.onTurnEnd(() => realtime.changesMayHaveCommitted())
+    cleanups.push(async () => {
+      stopHints()
+    })
 
     const env = { ...dotenv(), ...functionEnv(apiUrl, database.url, keys) }
     for (const spec of declaredFunctions()) {

@@ -28,6 +28,7 @@ export class PgServer {
   private readonly connections = new Set<Connection>()
   private owner: Connection | null = null
   private waiters: Array<() => void> = []
+  private readonly turnListeners = new Set<() => void>()
 
   constructor(private readonly options: PgServerOptions) {}
 
@@ -98,6 +99,16 @@ export class PgServer {
     const waiters = this.waiters
     this.waiters = []
     for (const wake of waiters) wake()
+    for (const listener of this.turnListeners) listener()
+  }
+
+  /**
+   * Calls `listener` whenever a connection's turn ends, i.e. whenever a transaction may have
+   * committed (the local Realtime server polls its change outbox then); returns the unsubscriber.
+   */
+  onTurnEnd(listener: () => void): () => void {
+    this.turnListeners.add(listener)
+    return () => this.turnListeners.delete(listener)
   }
 
   isOwner(connection: Connection): boolean {

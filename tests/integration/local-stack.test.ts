@@ -84,6 +84,32 @@ describe('the embedded database server', () => {
   })
 })
 
+describe('turn hints', () => {
+  it('tell listeners each time a client ends its turn, until they unsubscribe', async () => {
+    const database = await startDatabase({ port: 0 })
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} })
+    try {
+      let turns = 0
+      const stop = database.server.onTurnEnd(() => turns++)
+      await sql.begin(async (tx) => {
+        await tx`select 1`
+        // Inside the transaction the client still holds its turn.
+        const during = turns
+        await tx`select 2`
+        expect(turns).toBe(during)
+      })
+      expect(turns).toBeGreaterThan(0)
+      stop()
+      const after = turns
+      await sql`select 3`
+      expect(turns).toBe(after)
+    } finally {
+      await sql.end()
+      await database.stop()
+    }
+  })
+})
+
 describe('starting a database', () => {
   it('refuses a second opener of one data directory and says who holds it', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'consilium-lock-')), 'db')

@@ -22,6 +22,7 @@ export const DEFAULT_POLL: PollOptions = {
 
 /** Captured rows stay this long so that every server on the database has seen them. */
 const RETENTION_SECONDS = 60
+const WAKE_GAP_MS = 2
 const PRUNE_EVERY_MS = 10_000
 const encoder = new TextEncoder()
 
@@ -38,6 +39,7 @@ export class ChangeFeed {
   private stopped = false
   private waiting = false
   private lastPrune = Date.now()
+  private lastPollAt = 0
 
   constructor(
     private readonly hub: Hub,
@@ -58,9 +60,14 @@ export class ChangeFeed {
     await this.running
   }
 
-  /** Polls now if the feed is waiting: a channel has just joined. */
+  /**
+   * Polls soon if the feed is waiting and someone listens: a channel has just joined, or a
+   * transaction may have committed. Polls at most every WAKE_GAP_MS however often it is woken.
+   */
   wake(): void {
-    if (this.waiting) this.schedule(0)
+    if (this.waiting && this.hub.channelCount > 0) {
+      this.schedule(Math.max(0, this.lastPollAt + WAKE_GAP_MS - Date.now()))
+    }
   }
 
   private schedule(delay: number): void {
@@ -78,6 +85,7 @@ export class ChangeFeed {
   /** One poll; answers how long to wait before the next. */
   private async tick(): Promise<number> {
     const { store } = this.hub
+    this.lastPollAt = Date.now()
     if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = Date.now()
       await store.pruneChanges(RETENTION_SECONDS)

@@ -28,6 +28,8 @@ export interface RealtimeServer {
   /** The REST endpoints under `/realtime/v1/api/…`. */
   fetch(request: Request): Promise<Response>
   close(): Promise<void>
+  /** A hint that a transaction may have committed: look for new changes now rather than at the next poll. */
+  changesMayHaveCommitted(): void
 }
 
 /**
@@ -72,6 +74,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
   }
 
   return {
+    changesMayHaveCommitted: () => feed.wake(),
     handleUpgrade(request, socket, head) {
       const url = new URL(request.url ?? '/', 'http://localhost')
       if (closing || !/\/websocket\/?$/.test(url.pathname)) {
