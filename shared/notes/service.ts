@@ -1,13 +1,21 @@
 import { z } from '@hono/zod-openapi'
 import type { Block } from '../blocknote/schema.ts'
 import { checklistItems } from '../blocknote/text.ts'
-import { type ServiceContext, type Tx, withUser } from '../db/with-user.ts'
-import { columnValues, givenColumns, jsonParam } from '../domain/columns.ts'
+import { type ServiceContext, withUser } from '../db/with-user.ts'
+import { jsonParam } from '../domain/columns.ts'
 import { readCursor } from '../domain/cursor.ts'
+import {
+  deleteRow,
+  getRow,
+  type RowChange,
+  type RowVersion,
+  rowTable,
+  selectRow,
+  updateRow,
+} from '../domain/rows.ts'
 import { type RuleErrors, withRules } from '../domain/rules.ts'
 import { TimestampSchema } from '../domain/schemas.ts'
-import { matchesVersion, refuseMissingOrStale } from '../http/concurrency.ts'
-import { ApiError, ConflictError, NotFoundError, ValidationError } from '../http/errors.ts'
+import { ApiError, ConflictError, ValidationError } from '../http/errors.ts'
 import { page } from '../http/pagination.ts'
 import type { Task } from '../tasks/schemas.ts'
 import { TASK_COLUMNS } from '../tasks/service.ts'
@@ -30,7 +38,7 @@ export const NOTE_COLUMNS = [
 
 export type NoteRow = Note & { content: Block[] }
 
-const noteNotFound = () => new NotFoundError('No such note')
+const NOTES = rowTable<NoteRow>('notes', NOTE_COLUMNS, 'No such note')
 
 const rules: RuleErrors = {
   notes_parent_fkey: () => new ValidationError([{ path: 'parent_id', message: 'No such note' }]),
@@ -69,11 +77,6 @@ export async function listNotes({ ctx, input }: { ctx: ServiceContext; input: No
   return page(rows, input.limit, (row) => [row.is_pinned, row.updated_at, row.id])
 }
 
-async function selectNote(tx: Tx, id: string): Promise<NoteRow | undefined> {
-  const [row] = await tx<NoteRow[]>`select ${tx(NOTE_COLUMNS)} from public.notes where id = ${id}`
-  return row
-}
-
 export async function getNote({
   ctx,
   input,
@@ -81,9 +84,7 @@ export async function getNote({
   ctx: ServiceContext
   input: { id: string }
 }): Promise<NoteRow> {
-  const row = await withUser(ctx.claims, (tx) => selectNote(tx, input.id), ctx.tx)
-  if (!row) throw noteNotFound()
-  return row
+  return getRow(ctx, NOTES, input.id)
 }
 
 export async function createNote({
@@ -112,38 +113,21 @@ export async function createNote({
   )
 }
 
-export interface NoteChange {
-  id: string
-  changes: NoteUpdate
-  /** The If-Match versions (updated_at values); the update applies only to one of them. */
-  expected?: string[]
-}
-
 /** Changes the fields given; new content re-syncs the note's checklist tasks in the same transaction. */
 export async function updateNote({
   ctx,
   input,
 }: {
   ctx: ServiceContext
-  input: NoteChange
+  input: RowChange<NoteUpdate>
 }): Promise<NoteRow> {
-  const { id, changes, expected } = input
-  checkSize(changes.content)
-  const columns = givenColumns(changes)
+  checkSize(input.changes.content)
   return withRules(rules, () =>
     withUser(
       ctx.claims,
       async (tx) => {
-        const [row] =
-          columns.length === 0
-            ? await tx<NoteRow[]>`
-                select ${tx(NOTE_COLUMNS)} from public.notes where id = ${id} and ${matchesVersion(tx, expected)}`
-            : await tx<NoteRow[]>`
-                update public.notes set ${tx(columnValues(tx, changes), columns)}
-                where id = ${id} and ${matchesVersion(tx, expected)}
-                returning ${tx(NOTE_COLUMNS)}`
-        if (!row) return refuseMissingOrStale(tx, 'notes', id, noteNotFound)
-        if (changes.content !== undefined) await syncChecklist(tx, ctx.userId, row.id, row.content)
+        const row = await updateRow(tx, NOTES, input)
+        if (input.changes.content !== undefined) await syncChecklist(tx, ctx.userId, row.id, row.content)
         return row
       },
       ctx.tx,
@@ -152,22 +136,8 @@ export async function updateNote({
 }
 
 /** Deletes the note, its sub-notes (the foreign key cascades) and their checklist tasks. */
-export async function deleteNote({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: { id: string; expected?: string[] }
-}): Promise<void> {
-  await withUser(
-    ctx.claims,
-    async (tx) => {
-      const deleted = await tx`
-        delete from public.notes where id = ${input.id} and ${matchesVersion(tx, input.expected)} returning 1`
-      if (deleted.length === 0) await refuseMissingOrStale(tx, 'notes', input.id, noteNotFound)
-    },
-    ctx.tx,
-  )
+export async function deleteNote({ ctx, input }: { ctx: ServiceContext; input: RowVersion }): Promise<void> {
+  await withUser(ctx.claims, (tx) => deleteRow(tx, NOTES, input), ctx.tx)
 }
 
 /** The tasks of a note's checklist, in the order they were created. */
@@ -188,7 +158,7 @@ export async function listNoteTasks({
           ${after ? tx`and (created_at, id) > (${after[0]}::timestamptz, ${after[1]}::uuid)` : tx``}
         order by created_at, id
         limit ${input.limit + 1}`
-      if (tasks.length === 0 && !(await selectNote(tx, input.id))) throw noteNotFound()
+      if (tasks.length === 0 && !(await selectRow(tx, NOTES, input.id))) throw NOTES.notFound()
       return tasks
     },
     ctx.tx,

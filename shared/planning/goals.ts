@@ -1,11 +1,11 @@
 import { z } from '@hono/zod-openapi'
-import { type ServiceContext, type Tx, withUser } from '../db/with-user.ts'
-import { columnValues, givenColumns, jsonParam } from '../domain/columns.ts'
+import { type ServiceContext, withUser } from '../db/with-user.ts'
+import { jsonParam } from '../domain/columns.ts'
 import { readCursor } from '../domain/cursor.ts'
+import { deleteRow, type RowChange, type RowVersion, rowTable, selectRow, updateRow } from '../domain/rows.ts'
 import { type RuleErrors, withRules } from '../domain/rules.ts'
 import { TimestampSchema } from '../domain/schemas.ts'
-import { matchesVersion, refuseMissingOrStale } from '../http/concurrency.ts'
-import { ConflictError, NotFoundError, ValidationError } from '../http/errors.ts'
+import { ConflictError, ValidationError } from '../http/errors.ts'
 import { page } from '../http/pagination.ts'
 import type { Goal, GoalCreate, GoalListQuery, GoalUpdate, GoalWithSubGoals } from './schemas.ts'
 
@@ -25,7 +25,7 @@ export const GOAL_COLUMNS = [
   'updated_at',
 ] as const
 
-const goalNotFound = () => new NotFoundError('No such goal')
+const GOALS = rowTable<Goal>('goals', GOAL_COLUMNS, 'No such goal')
 
 const rules: RuleErrors = {
   goals_parent_goal_fkey: () => new ValidationError([{ path: 'parent_goal_id', message: 'No such goal' }]),
@@ -62,11 +62,6 @@ export async function listGoals({ ctx, input }: { ctx: ServiceContext; input: Go
   return page(rows, input.limit, (row) => [row.created_at, row.id])
 }
 
-async function selectGoal(tx: Tx, id: string): Promise<Goal | undefined> {
-  const [row] = await tx<Goal[]>`select ${tx(GOAL_COLUMNS)} from public.goals where id = ${id}`
-  return row
-}
-
 /** A goal with its direct sub-goals, oldest first. */
 export async function getGoal({
   ctx,
@@ -78,8 +73,8 @@ export async function getGoal({
   return withUser(
     ctx.claims,
     async (tx) => {
-      const goal = await selectGoal(tx, input.id)
-      if (!goal) throw goalNotFound()
+      const goal = await selectRow(tx, GOALS, input.id)
+      if (!goal) throw GOALS.notFound()
       const subGoals = await tx<Goal[]>`
         select ${tx(GOAL_COLUMNS)} from public.goals
         where user_id = ${ctx.userId} and parent_goal_id = ${input.id}
@@ -109,51 +104,17 @@ export async function createGoal({ ctx, input }: { ctx: ServiceContext; input: G
   )
 }
 
-export interface GoalChange {
-  id: string
-  changes: GoalUpdate
-  /** The If-Match versions (updated_at values); the update applies only to one of them. */
-  expected?: string[]
-}
-
-export async function updateGoal({ ctx, input }: { ctx: ServiceContext; input: GoalChange }): Promise<Goal> {
-  const { id, expected } = input
-  const columns = givenColumns(input.changes)
-  return withRules(rules, () =>
-    withUser(
-      ctx.claims,
-      async (tx) => {
-        const [row] =
-          columns.length === 0
-            ? await tx<Goal[]>`
-                select ${tx(GOAL_COLUMNS)} from public.goals where id = ${id} and ${matchesVersion(tx, expected)}`
-            : await tx<Goal[]>`
-                update public.goals set ${tx(columnValues(tx, input.changes), columns)}
-                where id = ${id} and ${matchesVersion(tx, expected)}
-                returning ${tx(GOAL_COLUMNS)}`
-        if (!row) return refuseMissingOrStale(tx, 'goals', id, goalNotFound)
-        return row
-      },
-      ctx.tx,
-    ),
-  )
-}
-
-/** Deletes the goal; its sub-goals stay, as top-level goals (the foreign key sets their parent null). */
-export async function deleteGoal({
+export async function updateGoal({
   ctx,
   input,
 }: {
   ctx: ServiceContext
-  input: { id: string; expected?: string[] }
-}): Promise<void> {
-  await withUser(
-    ctx.claims,
-    async (tx) => {
-      const deleted = await tx`
-        delete from public.goals where id = ${input.id} and ${matchesVersion(tx, input.expected)} returning 1`
-      if (deleted.length === 0) await refuseMissingOrStale(tx, 'goals', input.id, goalNotFound)
-    },
-    ctx.tx,
-  )
+  input: RowChange<GoalUpdate>
+}): Promise<Goal> {
+  return withRules(rules, () => withUser(ctx.claims, (tx) => updateRow(tx, GOALS, input), ctx.tx))
+}
+
+/** Deletes the goal; its sub-goals stay, as top-level goals (the foreign key sets their parent null). */
+export async function deleteGoal({ ctx, input }: { ctx: ServiceContext; input: RowVersion }): Promise<void> {
+  await withUser(ctx.claims, (tx) => deleteRow(tx, GOALS, input), ctx.tx)
 }

@@ -2,9 +2,8 @@ import { z } from '@hono/zod-openapi'
 import { jsonParam } from '../domain/columns.ts'
 import { type ServiceContext, withUser } from '../db/with-user.ts'
 import { readCursor } from '../domain/cursor.ts'
+import { deleteRow, getRow, type RowVersion, rowTable } from '../domain/rows.ts'
 import { TimestampSchema } from '../domain/schemas.ts'
-import { matchesVersion, refuseMissingOrStale } from '../http/concurrency.ts'
-import { NotFoundError } from '../http/errors.ts'
 import { page } from '../http/pagination.ts'
 import type { Reflection, ReflectionCreate, ReflectionListQuery } from './schemas.ts'
 
@@ -20,7 +19,7 @@ export const REFLECTION_COLUMNS = [
   'updated_at',
 ] as const
 
-const reflectionNotFound = () => new NotFoundError('No such reflection')
+const REFLECTIONS = rowTable<Reflection>('reflections', REFLECTION_COLUMNS, 'No such reflection')
 
 /** Newest first: after (created_at, id), descending. */
 const ListPosition = z.tuple([TimestampSchema, z.uuid()])
@@ -53,13 +52,7 @@ export async function getReflection({
   ctx: ServiceContext
   input: { id: string }
 }): Promise<Reflection> {
-  const [row] = await withUser(
-    ctx.claims,
-    (tx) => tx<Reflection[]>`select ${tx(REFLECTION_COLUMNS)} from public.reflections where id = ${input.id}`,
-    ctx.tx,
-  )
-  if (!row) throw reflectionNotFound()
-  return row
+  return getRow(ctx, REFLECTIONS, input.id)
 }
 
 export async function createReflection({
@@ -86,15 +79,7 @@ export async function deleteReflection({
   input,
 }: {
   ctx: ServiceContext
-  input: { id: string; expected?: string[] }
+  input: RowVersion
 }): Promise<void> {
-  await withUser(
-    ctx.claims,
-    async (tx) => {
-      const deleted = await tx`
-        delete from public.reflections where id = ${input.id} and ${matchesVersion(tx, input.expected)} returning 1`
-      if (deleted.length === 0) await refuseMissingOrStale(tx, 'reflections', input.id, reflectionNotFound)
-    },
-    ctx.tx,
-  )
+  await withUser(ctx.claims, (tx) => deleteRow(tx, REFLECTIONS, input), ctx.tx)
 }

@@ -2,10 +2,11 @@ import { z } from '@hono/zod-openapi'
 import { type ServiceContext, type Tx, withUser } from '../db/with-user.ts'
 import { columnValues, givenColumns, jsonParam } from '../domain/columns.ts'
 import { readCursor } from '../domain/cursor.ts'
+import { deleteRow, getRow, type RowChange, type RowVersion, rowTable } from '../domain/rows.ts'
 import { type RuleErrors, withRules } from '../domain/rules.ts'
 import { DateSchema, TimestampSchema } from '../domain/schemas.ts'
 import { matchesVersion, refuseMissingOrStale } from '../http/concurrency.ts'
-import { ConflictError, NotFoundError, ValidationError } from '../http/errors.ts'
+import { ConflictError, ValidationError } from '../http/errors.ts'
 import { page } from '../http/pagination.ts'
 import { reflectTaskState, removeTaskBlocks } from '../notes/checklist.ts'
 import {
@@ -38,7 +39,7 @@ export const TASK_COLUMNS = [
   'updated_at',
 ] as const
 
-const taskNotFound = () => new NotFoundError('No such task')
+const TASKS = rowTable<Task>('tasks', TASK_COLUMNS, 'No such task')
 
 const rules: RuleErrors = {
   tasks_parent_fkey: () => new ValidationError([{ path: 'parent_id', message: 'No such task' }]),
@@ -113,15 +114,8 @@ export async function listTasks({ ctx, input }: { ctx: ServiceContext; input: Ta
   return page(rows, input.limit, (row) => [input.sort, order, ...sort.of(row)])
 }
 
-async function selectTask(tx: Tx, id: string): Promise<Task | undefined> {
-  const [row] = await tx<Task[]>`select ${tx(TASK_COLUMNS)} from public.tasks where id = ${id}`
-  return row
-}
-
 export async function getTask({ ctx, input }: { ctx: ServiceContext; input: { id: string } }): Promise<Task> {
-  const row = await withUser(ctx.claims, (tx) => selectTask(tx, input.id), ctx.tx)
-  if (!row) throw taskNotFound()
-  return row
+  return getRow(ctx, TASKS, input.id)
 }
 
 /** Creates a task; one created done is completed now. Agents pass their origin; the API makes manual tasks. */
@@ -165,18 +159,17 @@ async function reflectInNote(tx: Tx, task: Task): Promise<void> {
   }
 }
 
-export interface TaskChange {
-  id: string
-  changes: TaskUpdate
-  /** The If-Match versions (updated_at values); the update applies only to one of them. */
-  expected?: string[]
-}
-
 /**
  * Changes the fields given. Any change besides the status marks the task as edited by the user, so
  * a checklist task keeps its title when its note is saved again; a status change reaches the note.
  */
-export async function updateTask({ ctx, input }: { ctx: ServiceContext; input: TaskChange }): Promise<Task> {
+export async function updateTask({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext
+  input: RowChange<TaskUpdate>
+}): Promise<Task> {
   const { id, expected } = input
   const { status, ...fields } = input.changes
   // Any change besides the status is the user's edit, which later checklist syncs respect.
@@ -201,7 +194,7 @@ export async function updateTask({ ctx, input }: { ctx: ServiceContext; input: T
                   returning ${tx(TASK_COLUMNS)}`
               : await tx<Task[]>`
                   select ${tx(TASK_COLUMNS)} from public.tasks where id = ${id} and ${matchesVersion(tx, expected)}`
-        if (!row) return refuseMissingOrStale(tx, 'tasks', id, taskNotFound)
+        if (!row) return refuseMissingOrStale(tx, TASKS.name, id, TASKS.notFound)
         if (status) await reflectInNote(tx, row)
         return row
       },
@@ -225,13 +218,7 @@ export async function setTaskStatus({
 }
 
 /** Deletes the task and its subtasks; checklist tasks among them take their blocks out of their notes. */
-export async function deleteTask({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: { id: string; expected?: string[] }
-}): Promise<void> {
+export async function deleteTask({ ctx, input }: { ctx: ServiceContext; input: RowVersion }): Promise<void> {
   await withUser(
     ctx.claims,
     async (tx) => {
@@ -245,9 +232,7 @@ export async function deleteTask({
         )
         select note_id, source_reference ->> 'block_id' as block_id
         from subtree where source = 'note' and note_id is not null`
-      const deleted = await tx`
-        delete from public.tasks where id = ${input.id} and ${matchesVersion(tx, input.expected)} returning 1`
-      if (deleted.length === 0) return refuseMissingOrStale(tx, 'tasks', input.id, taskNotFound)
+      await deleteRow(tx, TASKS, input)
       const blocksByNote = new Map<string, string[]>()
       for (const { note_id, block_id } of checklistTasks) {
         blocksByNote.set(note_id, [...(blocksByNote.get(note_id) ?? []), block_id])

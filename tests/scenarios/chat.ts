@@ -1,8 +1,8 @@
 import type postgres from 'postgres'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { expectError, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { describe, expect, it } from 'vitest'
+import { expectError, expectJson, type Page, type Target, twoUsers, walkPages } from '../helpers/domain.ts'
 import type { SecuritySuiteOptions } from '../helpers/security.ts'
-import { adminSql, createUser, type TestUser } from '../helpers/stack.ts'
+import { createUser, type TestUser } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
 
 interface Conversation {
@@ -53,16 +53,7 @@ async function conversationOf(owner: TestUser, sql: postgres.Sql) {
 /** Every route of the chat function. */
 export function chatScenarios({ name, api }: Target) {
   describe(`chat (${name})`, () => {
-    let sql: postgres.Sql
-    let ada: TestUser
-    let bob: TestUser
-
-    beforeAll(async () => {
-      sql = adminSql()
-      ada = await createUser(sql, 'ada')
-      bob = await createUser(sql, 'bob')
-    })
-    afterAll(() => sql.end())
+    const { sql, ada, bob } = twoUsers()
 
     const start = async (user: TestUser, body: Record<string, unknown> = {}) =>
       expectJson<Conversation>(await api('POST', '/chat/conversations', { user, body }), 201)

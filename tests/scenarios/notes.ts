@@ -1,5 +1,4 @@
-import type postgres from 'postgres'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   checkItem,
   etag,
@@ -9,9 +8,10 @@ import {
   paragraph,
   type Target,
   text,
+  twoUsers,
   walkPages,
 } from '../helpers/domain.ts'
-import { adminSql, createUser, type TestUser } from '../helpers/stack.ts'
+import { createUser, type TestUser } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
 
 interface Note {
@@ -42,16 +42,7 @@ interface Task {
 /** Every route of the notes function, including the checklist ↔ tasks sync. */
 export function notesScenarios({ name, api }: Target) {
   describe(`notes (${name})`, () => {
-    let sql: postgres.Sql
-    let ada: TestUser
-    let bob: TestUser
-
-    beforeAll(async () => {
-      sql = adminSql()
-      ada = await createUser(sql, 'ada')
-      bob = await createUser(sql, 'bob')
-    })
-    afterAll(() => sql.end())
+    const { sql, ada, bob } = twoUsers()
 
     const create = async (user: TestUser, body: Record<string, unknown>) =>
       expectJson<Note>(await api('POST', '/notes', { user, body }), 201)

@@ -1,7 +1,14 @@
-import type postgres from 'postgres'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { etag, expectError, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
-import { adminSql, createUser, type TestUser } from '../helpers/stack.ts'
+import { describe, expect, it } from 'vitest'
+import {
+  etag,
+  expectError,
+  expectJson,
+  type Page,
+  type Target,
+  twoUsers,
+  walkPages,
+} from '../helpers/domain.ts'
+import { createUser, type TestUser } from '../helpers/stack.ts'
 
 interface Goal {
   id: string
@@ -35,16 +42,7 @@ interface Reflection {
 /** Every route of the planning function: goals and reflections. */
 export function planningScenarios({ name, api }: Target) {
   describe(`planning (${name})`, () => {
-    let sql: postgres.Sql
-    let ada: TestUser
-    let bob: TestUser
-
-    beforeAll(async () => {
-      sql = adminSql()
-      ada = await createUser(sql, 'ada')
-      bob = await createUser(sql, 'bob')
-    })
-    afterAll(() => sql.end())
+    const { sql, ada, bob } = twoUsers()
 
     const createGoal = async (user: TestUser, body: Record<string, unknown>) =>
       expectJson<Goal>(await api('POST', '/planning/goals', { user, body }), 201)

@@ -1,7 +1,14 @@
-import type postgres from 'postgres'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { etag, expectError, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
-import { adminSql, createUser, type TestUser } from '../helpers/stack.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  etag,
+  expectError,
+  expectJson,
+  type Page,
+  type Target,
+  twoUsers,
+  walkPages,
+} from '../helpers/domain.ts'
+import { createUser, type TestUser } from '../helpers/stack.ts'
 
 interface Task {
   id: string
@@ -26,16 +33,7 @@ interface Task {
 /** Every route of the tasks function. */
 export function tasksScenarios({ name, api }: Target) {
   describe(`tasks (${name})`, () => {
-    let sql: postgres.Sql
-    let ada: TestUser
-    let bob: TestUser
-
-    beforeAll(async () => {
-      sql = adminSql()
-      ada = await createUser(sql, 'ada')
-      bob = await createUser(sql, 'bob')
-    })
-    afterAll(() => sql.end())
+    const { sql, ada, bob } = twoUsers()
 
     const create = async (user: TestUser, body: Record<string, unknown>) =>
       expectJson<Task>(await api('POST', '/tasks', { user, body }), 201)

@@ -1,47 +1,13 @@
-import { createRoute } from '@hono/zod-openapi'
-import type { App } from '../../../shared/http/app.ts'
-import { requireUser } from '../../../shared/http/auth.ts'
-import {
-  conflictResponse,
-  etagHeader,
-  IdempotencyHeaderSchema,
-  idempotencyOf,
-  rowResponse,
-  runIdempotent,
-} from '../../../shared/http/concurrency.ts'
-import { serviceContext } from '../../../shared/http/context.ts'
-import { bearerAuth, errorResponses } from '../../../shared/http/openapi.ts'
+import { createRowRoute } from '../../../shared/http/row-routes.ts'
 import { createGoal } from '../../../shared/planning/goals.ts'
 import { GoalCreateSchema, GoalSchema } from '../../../shared/planning/schemas.ts'
 
-export const route = createRoute({
-  method: 'post',
+export const { route, register } = createRowRoute({
   path: '/goals',
   summary: 'Create a goal',
-  security: bearerAuth,
-  middleware: [requireUser] as const,
-  request: {
-    headers: IdempotencyHeaderSchema,
-    body: { required: true, content: { 'application/json': { schema: GoalCreateSchema } } },
-  },
-  responses: {
-    201: {
-      description: 'The goal',
-      headers: etagHeader,
-      content: { 'application/json': { schema: GoalSchema } },
-    },
-    ...errorResponses,
-    ...conflictResponse,
-  },
+  bodySchema: GoalCreateSchema,
+  rowSchema: GoalSchema,
+  rowDescription: 'The goal',
+  idempotencyScope: 'goals.create',
+  create: createGoal,
 })
-
-export function register(app: App): void {
-  app.openapi(route, async (c) => {
-    const input = c.req.valid('json')
-    const idempotency = idempotencyOf(c.req.valid('header')['idempotency-key'], 'goals.create', input)
-    const { result, replayed } = await runIdempotent(serviceContext(c), idempotency, (ctx) =>
-      createGoal({ ctx, input }),
-    )
-    return rowResponse(c, result, 201, replayed ? { 'Idempotent-Replayed': 'true' } : {})
-  })
-}

@@ -1,53 +1,12 @@
-import { createRoute } from '@hono/zod-openapi'
-import { IdParamsSchema } from '../../../shared/domain/schemas.ts'
-import type { App } from '../../../shared/http/app.ts'
-import { requireUser } from '../../../shared/http/auth.ts'
-import {
-  conflictResponse,
-  etagHeader,
-  expectedVersions,
-  IfMatchHeaderSchema,
-  preconditionResponse,
-  rowResponse,
-} from '../../../shared/http/concurrency.ts'
-import { serviceContext } from '../../../shared/http/context.ts'
-import { bearerAuth, errorResponses } from '../../../shared/http/openapi.ts'
+import { updateRowRoute } from '../../../shared/http/row-routes.ts'
 import { updateGoal } from '../../../shared/planning/goals.ts'
 import { GoalSchema, GoalUpdateSchema } from '../../../shared/planning/schemas.ts'
 
-export const route = createRoute({
-  method: 'put',
+export const { route, register } = updateRowRoute({
   path: '/goals/{id}',
   summary: 'Change the fields given of a goal',
-  security: bearerAuth,
-  middleware: [requireUser] as const,
-  request: {
-    params: IdParamsSchema,
-    headers: IfMatchHeaderSchema,
-    body: { required: true, content: { 'application/json': { schema: GoalUpdateSchema } } },
-  },
-  responses: {
-    200: {
-      description: 'The goal',
-      headers: etagHeader,
-      content: { 'application/json': { schema: GoalSchema } },
-    },
-    ...errorResponses,
-    ...conflictResponse,
-    ...preconditionResponse,
-  },
+  bodySchema: GoalUpdateSchema,
+  rowSchema: GoalSchema,
+  rowDescription: 'The goal',
+  update: updateGoal,
 })
-
-export function register(app: App): void {
-  app.openapi(route, async (c) => {
-    const goal = await updateGoal({
-      ctx: serviceContext(c),
-      input: {
-        id: c.req.valid('param').id,
-        changes: c.req.valid('json'),
-        expected: expectedVersions(c.req.valid('header')['if-match']),
-      },
-    })
-    return rowResponse(c, goal, 200)
-  })
-}

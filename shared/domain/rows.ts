@@ -1,0 +1,93 @@
+import { type ServiceContext, type Tx, withUser } from '../db/with-user.ts'
+import { matchesVersion, refuseMissingOrStale } from '../http/concurrency.ts'
+import { NotFoundError } from '../http/errors.ts'
+import { columnValues, givenColumns } from './columns.ts'
+
+// The verbs' pieces that are the same for every table the API serves by id: read one row, change
+// or delete it conditionally on its version (If-Match). RLS decides which rows the user may touch;
+// a row that is not theirs reads as missing.
+
+/** A table whose rows the API serves by id, with `updated_at` as each row's version. */
+export interface RowTable<Row extends object> {
+  name: 'notes' | 'tasks' | 'goals' | 'reflections'
+  /** The columns a row is answered with. */
+  columns: readonly (keyof Row & string)[]
+  /** The error for a row that is missing or someone else's (a 404). */
+  notFound: () => Error
+}
+
+/** A table's `RowTable`; a missing row is a 404 with this message (e.g. 'No such note'). */
+export const rowTable = <Row extends object>(
+  name: RowTable<Row>['name'],
+  columns: RowTable<Row>['columns'],
+  notFoundMessage: string,
+): RowTable<Row> => ({ name, columns, notFound: () => new NotFoundError(notFoundMessage) })
+
+/** Which row a conditional write is for, and the If-Match versions it accepts (none: any). */
+export interface RowVersion {
+  id: string
+  expected?: string[]
+}
+
+/** A partial update: the row, the fields given, and the If-Match versions. */
+export interface RowChange<Changes> extends RowVersion {
+  changes: Changes
+}
+
+// postgres.js's helper types cannot follow a generic row type: the table's identifiers go in as strings.
+const tableOf = (tx: Tx, { name }: { name: string }) => tx(`public.${name}`)
+const columnsOf = (tx: Tx, { columns }: { columns: readonly string[] }) => tx(columns)
+
+/** The row with this id, or undefined if the user has none such. */
+export async function selectRow<Row extends object>(
+  tx: Tx,
+  table: RowTable<Row>,
+  id: string,
+): Promise<Row | undefined> {
+  const [row] = await tx<Row[]>`select ${columnsOf(tx, table)} from ${tableOf(tx, table)} where id = ${id}`
+  return row
+}
+
+/** The user's row with this id, in a transaction of its own (or the caller's); else the table's 404. */
+export async function getRow<Row extends object>(
+  ctx: ServiceContext,
+  table: RowTable<Row>,
+  id: string,
+): Promise<Row> {
+  const row = await withUser(ctx.claims, (tx) => selectRow(tx, table, id), ctx.tx)
+  if (!row) throw table.notFound()
+  return row
+}
+
+/**
+ * Sets the fields given, if the row is at one of the expected versions; with no field given it
+ * only reads the row, still checking the version. A missing row is a 404, a stale one a 412.
+ */
+export async function updateRow<Row extends object>(
+  tx: Tx,
+  table: RowTable<Row>,
+  { id, changes, expected }: RowChange<object>,
+): Promise<Row> {
+  const columns = givenColumns(changes)
+  const [row] =
+    columns.length === 0
+      ? await tx<Row[]>`
+          select ${columnsOf(tx, table)} from ${tableOf(tx, table)} where id = ${id} and ${matchesVersion(tx, expected)}`
+      : await tx<Row[]>`
+          update ${tableOf(tx, table)} set ${tx(columnValues(tx, changes), columns)}
+          where id = ${id} and ${matchesVersion(tx, expected)}
+          returning ${columnsOf(tx, table)}`
+  if (!row) return refuseMissingOrStale(tx, table.name, id, table.notFound)
+  return row
+}
+
+/** Deletes the row, if it is at one of the expected versions. A missing row is a 404, a stale one a 412. */
+export async function deleteRow<Row extends object>(
+  tx: Tx,
+  table: RowTable<Row>,
+  { id, expected }: RowVersion,
+): Promise<void> {
+  const deleted = await tx`
+    delete from ${tableOf(tx, table)} where id = ${id} and ${matchesVersion(tx, expected)} returning 1`
+  if (deleted.length === 0) await refuseMissingOrStale(tx, table.name, id, table.notFound)
+}
