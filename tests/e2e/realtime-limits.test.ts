@@ -47,8 +47,8 @@ describe('limits', () => {
   })
 
   it("refuses a user's connection past the per-user limit, and not another user's", async () => {
-    const alice = await createUser(db, 'alice')
-    const bob = await createUser(db, 'bob')
+    const alice = await createUser('alice')
+    const bob = await createUser('bob')
     await subscribed((await client(alice.token)).channel('first'))
     const second = await joinOutcome((await client(alice.token)).channel('first'))
     expect(second.status).toBe('CHANNEL_ERROR')

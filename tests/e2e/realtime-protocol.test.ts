@@ -98,7 +98,7 @@ describe('the socket', () => {
 
 describe('joining', () => {
   it('replies with the postgres_changes ids in request order, then the system message', async () => {
-    const user = await createUser(db, 'alice')
+    const user = await createUser('alice')
     const socket = await open()
     const changes = [
       { event: 'INSERT', schema: 'public', table: 'messages' },

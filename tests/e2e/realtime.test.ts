@@ -53,7 +53,7 @@ async function client(token?: string): Promise<SupabaseClient> {
 async function member(
   name: string,
 ): Promise<{ user: TestUser; conversation: string; client: SupabaseClient }> {
-  const user = await createUser(db, name)
+  const user = await createUser(name)
   return { user, conversation: await createConversation(db, user.id), client: await client(user.token) }
 }
 
@@ -423,7 +423,7 @@ describe('REST broadcast', () => {
 
 describe('presence', () => {
   it("syncs two clients of one user, and one's leaving", async () => {
-    const user = await createUser(db, 'alice')
+    const user = await createUser('alice')
     const [laptop, phone] = [await client(user.token), await client(user.token)]
     const config = { config: { presence: { key: user.id } } }
     const leaves = new Inbox<{ key: string }>()
@@ -491,14 +491,14 @@ describe('tokens', () => {
   })
 
   it('closes the channel when its token expires', async () => {
-    const user = await createUser(db, 'alice')
+    const user = await createUser('alice')
     const c = await client(await mintAccessToken({ sub: user.id, expiresIn: 2 }))
     const statuses = await subscribed(c.channel('short-lived'))
     await statuses.next('CLOSED')
   })
 
   it('refuses to join with an expired token', async () => {
-    const user = await createUser(db, 'alice')
+    const user = await createUser('alice')
     const c = await client(await mintAccessToken({ sub: user.id, expiresIn: -5 }))
     const outcome = await joinOutcome(c.channel('late'))
     expect(outcome.status).toBe('CHANNEL_ERROR')

@@ -106,8 +106,8 @@ export function twoUsers(): { sql: postgres.Sql; ada: TestUser; bob: TestUser } 
   const ada = {} as TestUser
   const bob = {} as TestUser
   beforeAll(async () => {
-    Object.assign(ada, await createUser(sql, 'ada'))
-    Object.assign(bob, await createUser(sql, 'bob'))
+    Object.assign(ada, await createUser('ada'))
+    Object.assign(bob, await createUser('bob'))
   })
   afterAll(() => sql.end())
   return { sql, ada, bob }

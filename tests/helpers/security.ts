@@ -148,8 +148,8 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
 
     beforeAll(async () => {
       sql = adminSql()
-      victim = await createUser(sql, 'victim')
-      attacker = await createUser(sql, 'attacker')
+      victim = await createUser('victim')
+      attacker = await createUser('attacker')
       tokens = await badTokens(victim, attacker)
       for (const route of secured) {
         const fixture = options.fixtures?.[route.template]

@@ -50,13 +50,23 @@ export async function mintAccessToken(options: TokenOptions): Promise<string> {
     .sign(key)
 }
 
-/** A user in auth.users (the signup trigger creates the profile) with a valid access token. */
-export async function createUser(sql: postgres.Sql, name = 'user'): Promise<TestUser> {
-  const id = crypto.randomUUID()
-  const email = `${name}-${id.slice(0, 8)}@example.test`
-  await sql`
-    insert into auth.users (id, aud, role, email, email_confirmed_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
-    values (${id}, 'authenticated', 'authenticated', ${email}, now(),
-            ${sql.json({ provider: 'email', providers: ['email'] })}, ${sql.json({ full_name: name })}, now(), now())`
-  return { id, email, token: await mintAccessToken({ sub: id, email }) }
+/** The password every test user signs up with. */
+export const TEST_PASSWORD = 'correct-horse-battery-staple'
+
+/**
+ * A user signed up through the stack's auth service (so the signup trigger made their profile),
+ * with the access token it issued.
+ */
+export async function createUser(name = 'user'): Promise<TestUser> {
+  const email = `${name}-${crypto.randomUUID().slice(0, 8)}@example.test`
+  const response = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
+    method: 'POST',
+    headers: { apikey: stack.anonKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: TEST_PASSWORD, data: { full_name: name } }),
+  })
+  const session = (await response.json()) as { access_token?: string; user?: { id: string } }
+  if (!response.ok || !session.access_token || !session.user) {
+    throw new Error(`signing up ${email} failed: ${response.status} ${JSON.stringify(session)}`)
+  }
+  return { id: session.user.id, email, token: session.access_token }
 }

@@ -30,8 +30,8 @@ const profileRow = async (user: TestUser) =>
 
 beforeAll(async () => {
   sql = adminSql()
-  ada = await createUser(sql, 'ada')
-  bob = await createUser(sql, 'bob')
+  ada = await createUser('ada')
+  bob = await createUser('bob')
 })
 
 afterAll(async () => {

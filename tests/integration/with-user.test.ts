@@ -23,8 +23,8 @@ const fullName = async (user: TestUser) =>
 
 beforeAll(async () => {
   sql = adminSql()
-  ada = await createUser(sql, 'ada')
-  bob = await createUser(sql, 'bob')
+  ada = await createUser('ada')
+  bob = await createUser('bob')
 })
 
 afterAll(async () => {

@@ -120,7 +120,7 @@ export function chatScenarios({ name, api }: Target) {
       })
 
       it('lists the user’s conversations, the latest activity first', async () => {
-        const user = await createUser(sql, 'lister')
+        const user = await createUser('lister')
         const first = await start(user, { title: 'first' })
         const second = await start(user, { title: 'second' })
         const third = await start(user, { title: 'third' })
@@ -135,7 +135,7 @@ export function chatScenarios({ name, api }: Target) {
       })
 
       it('pages by keyset: every conversation once, in order, while others are added and bumped', async () => {
-        const pager = await createUser(sql, 'pager')
+        const pager = await createUser('pager')
         const originals: Conversation[] = []
         for (let i = 0; i < 7; i++) originals.push(await start(pager, { title: `c${i}` }))
         const seen = await walkPages<Conversation>(

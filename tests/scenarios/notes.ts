@@ -260,7 +260,7 @@ export function notesScenarios({ name, api }: Target) {
       const notes: Record<string, Note> = {}
 
       beforeAll(async () => {
-        user = await createUser(sql, 'lister')
+        user = await createUser('lister')
         notes.root = await create(user, {
           title: 'Root plans',
           content: [paragraph('a', 'quarterly roadmap')],
@@ -336,7 +336,7 @@ export function notesScenarios({ name, api }: Target) {
       })
 
       it('pages by keyset: every note once, in order, while new notes are added between pages', async () => {
-        const pager = await createUser(sql, 'pager')
+        const pager = await createUser('pager')
         const originals: string[] = []
         for (let i = 0; i < 7; i++)
           originals.push((await create(pager, { title: `n${i}`, is_pinned: i % 3 === 0 })).id)

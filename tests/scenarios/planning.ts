@@ -225,7 +225,7 @@ export function planningScenarios({ name, api }: Target) {
       })
 
       it('lists newest first, filtered by timeframe, status and parent_goal_id (or root)', async () => {
-        const user = await createUser(sql, 'goal-lister')
+        const user = await createUser('goal-lister')
         const life = await createGoal(user, { title: 'life', timeframe: 'life', status: 'in_progress' })
         const year = await createGoal(user, { title: 'year', timeframe: 'yearly', parent_goal_id: life.id })
         const week = await createGoal(user, {
@@ -251,7 +251,7 @@ export function planningScenarios({ name, api }: Target) {
       })
 
       it('pages by keyset: every goal once and in order, while goals are added between pages', async () => {
-        const user = await createUser(sql, 'goal-pager')
+        const user = await createUser('goal-pager')
         for (let i = 0; i < 7; i++) await createGoal(user, { title: `g${i}`, timeframe: 'daily' })
         const all = (
           await expectJson<Page<Goal>>(await api('GET', '/planning/goals?limit=100', { user }), 200)
@@ -350,7 +350,7 @@ export function planningScenarios({ name, api }: Target) {
       })
 
       it('lists newest first, filtered by type and by a created_at range (dates are whole UTC days)', async () => {
-        const user = await createUser(sql, 'reflector')
+        const user = await createUser('reflector')
         const made: Record<string, Reflection> = {}
         const at: Record<string, string> = {
           jan: '2031-01-15T10:00:00Z',
@@ -391,7 +391,7 @@ export function planningScenarios({ name, api }: Target) {
       })
 
       it('pages by keyset while reflections are added between pages', async () => {
-        const user = await createUser(sql, 'reflection-pager')
+        const user = await createUser('reflection-pager')
         for (let i = 0; i < 5; i++)
           await createReflection(user, { reflection_type: 'freeform', content: `r${i}` })
         const all = (

@@ -119,7 +119,7 @@ export function tasksScenarios({ name, api }: Target) {
       const tasks: Record<string, Task> = {}
 
       beforeAll(async () => {
-        user = await createUser(sql, 'planner')
+        user = await createUser('planner')
         tasks.parent = await create(user, { title: 'Move house', priority: 'urgent', due_date: '2031-06-01' })
         tasks.child = await create(user, {
           title: 'Pack kitchen',
@@ -234,7 +234,7 @@ export function tasksScenarios({ name, api }: Target) {
       it.each(['created_at', 'due_date', 'priority'])(
         'pages by %s: every task once and in order, while tasks are added between pages',
         async (sort) => {
-          const pager = await createUser(sql, `pager-${sort}`)
+          const pager = await createUser(`pager-${sort}`)
           const priorities = ['low', 'medium', 'high', 'urgent']
           for (let i = 0; i < 9; i++) {
             await create(pager, {
