@@ -1,6 +1,9 @@
 import type postgres from 'postgres'
 import type { JwtClaims } from '../http/context.ts'
+import { ApiError } from '../http/errors.ts'
 import { getSql } from './client.ts'
+
+const sessionEnded = () => new ApiError('unauthorized', 'This session has ended; sign in again')
 
 /** What a query runs on inside `withUser`: a connection in the user's transaction. */
 export type Tx = postgres.ISql
@@ -18,7 +21,9 @@ export interface ServiceContext {
  * BEGIN, the settings and fn's first query go out in one write on a reserved connection (postgres.js
  * pipelines them), so a one-query request costs two round trips: that one and COMMIT. If any of
  * them fails the transaction is aborted and fn's queries fail too: nothing runs without the role.
- * Given `outer`, fn joins that transaction instead.
+ * The same statement asks whether the token's session is still live (tokens are verified without
+ * calling Auth, so one outlives a sign-out by up to its hour): if not, nothing fn did is kept and
+ * the request is 401. Given `outer`, fn joins that transaction instead.
  */
 export async function withUser<T>(claims: JwtClaims, fn: (tx: Tx) => Promise<T>, outer?: Tx): Promise<T> {
   if (outer) return fn(outer)
@@ -28,18 +33,22 @@ export async function withUser<T>(claims: JwtClaims, fn: (tx: Tx) => Promise<T>,
   try {
     const opened = Promise.all([
       tx`begin`.execute(),
-      tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), set_config('role', 'authenticated', true)`.execute(),
-    ])
+      tx<{ active: boolean }[]>`
+        select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+               set_config('role', 'authenticated', true),
+               private.session_is_active(${claims.session_id ?? null}::uuid) as active`.execute(),
+    ]).then(([, [settings]]) => (settings.active ? undefined : sessionEnded()))
     // Awaited below; until then a failure must not count as an unhandled rejection.
     opened.catch(() => {})
     let result: T
     try {
       result = await fn(tx)
-      await opened
+      const ended = await opened
+      if (ended) throw ended
     } catch (error) {
-      // When the settings failed, fn's error is only the aborted transaction's echo: report the cause.
+      // When the settings failed or the session has ended, fn's error is only an echo: report the cause.
       const cause = await opened.then(
-        () => undefined,
+        (ended) => ended,
         (setupError: unknown) => setupError,
       )
       await tx`rollback`.catch(() => {})

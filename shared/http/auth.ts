@@ -62,6 +62,12 @@ export async function verifyAccessToken(token: string, config: Config = loadConf
   }
   if (payload.role !== 'authenticated') throw unauthorized('The access token is not a signed-in user’s')
   if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw unauthorized()
+  if (
+    payload.session_id !== undefined &&
+    (typeof payload.session_id !== 'string' || !UUID.test(payload.session_id))
+  ) {
+    throw unauthorized()
+  }
   return payload as JwtClaims
 }
 

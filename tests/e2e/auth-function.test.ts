@@ -86,12 +86,18 @@ describe('the auth function', () => {
     const out = await post('/logout', {}, { authorization: `Bearer ${next.access_token}` })
     expect(out.status).toBe(204)
     await expectError(await post('/refresh', { refresh_token: next.refresh_token }), 401, 'unauthorized')
-    // Supabase Auth refuses the ended session's access token; functions verify tokens locally, so
-    // there it lives on until it expires (an hour), as on hosted Supabase.
+    // The ended session's access token is refused by Supabase Auth and by every function.
     const gotrue = await fetch(`${stack.apiUrl}/auth/v1/user`, {
       headers: { apikey: stack.anonKey, authorization: `Bearer ${next.access_token}` },
     })
     expect(gotrue.status).toBe(403)
+    await expectError(
+      await fetch(`${stack.apiUrl}/functions/v1/users/me`, {
+        headers: { authorization: `Bearer ${next.access_token}` },
+      }),
+      401,
+      'unauthorized',
+    )
     // logout ended only this session: the one from registering still refreshes.
     expect((await post('/refresh', { refresh_token: created.session.refresh_token })).status).toBe(200)
   })

@@ -68,12 +68,38 @@ describe('GET /users/me', () => {
     expect(((await response.json()) as { id: string }).id).toBe(bob.id)
   })
 
-  it('is a 404 for a valid token whose user has no profile', async () => {
-    const token = await mintAccessToken({ sub: crypto.randomUUID() })
+  it('is a 404 for a signed-in user whose profile is gone', async () => {
+    const user = await createUser('profileless')
+    await sql`delete from public.profiles where id = ${user.id}`
+    await expectError(await app.request('/users/me', { headers: auth(user) }), 404, 'not_found')
+  })
+
+  it('refuses the token of a session that has signed out, and changes nothing', async () => {
+    const user = await createUser('leaver')
+    const signOut = await fetch(`${stack.apiUrl}/auth/v1/logout?scope=local`, {
+      method: 'POST',
+      headers: { apikey: stack.anonKey, ...auth(user) },
+    })
+    expect(signOut.status).toBe(204)
+    const before = await profileRow(user)
+    await expectError(
+      await app.request('/users/me', {
+        method: 'PUT',
+        headers: { ...auth(user), 'content-type': 'application/json' },
+        body: JSON.stringify({ full_name: 'Changed after sign-out' }),
+      }),
+      401,
+      'unauthorized',
+    )
+    expect(await profileRow(user)).toEqual(before)
+  })
+
+  it('refuses a well-signed token that names a session that never existed', async () => {
+    const token = await mintAccessToken({ sub: ada.id, email: ada.email })
     await expectError(
       await app.request('/users/me', { headers: { authorization: `Bearer ${token}` } }),
-      404,
-      'not_found',
+      401,
+      'unauthorized',
     )
   })
 })
