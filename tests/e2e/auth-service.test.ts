@@ -194,6 +194,18 @@ describe('user', () => {
     expect(weak.error).toMatchObject({ status: 422, code: 'weak_password', reasons: ['length'] })
   })
 
+  it('gives one address to one of two users racing for it, and the other email_exists', async () => {
+    const [first, second] = await Promise.all([signedUp(), signedUp()])
+    const email = newEmail('contested')
+    const results = await Promise.all([
+      first.client.auth.updateUser({ email }),
+      second.client.auth.updateUser({ email }),
+    ])
+    const errors = results.map((result) => result.error)
+    expect(errors.filter((error) => error === null)).toHaveLength(1)
+    expect(errors.find((error) => error !== null)).toMatchObject({ status: 422, code: 'email_exists' })
+  })
+
   it('changes the email at once (there is no mailer to confirm it with)', async () => {
     const { client } = await signedUp()
     const taken = (await signedUp()).email

@@ -296,44 +296,49 @@ export function createAuthService(options: AuthServiceOptions): Hono {
     if (objectField(params, 'app_metadata'))
       throw forbidden('not_admin', 'Updating app_metadata requires admin privileges')
     const emailChanges = !!email && email !== user.email
-    if (emailChanges && (await emailTakenByAnother(sql, email, user.id))) {
-      throw unprocessable('email_exists', 'A user with this email address has already been registered')
-    }
+    const emailExists = () =>
+      unprocessable('email_exists', 'A user with this email address has already been registered')
+    if (emailChanges && (await emailTakenByAnother(sql, email, user.id))) throw emailExists()
     if (password && user.encrypted_password && (await bcrypt.compare(password, user.encrypted_password))) {
       throw unprocessable('same_password', 'New password should be different from the old password.')
     }
     const passwordHash = password === undefined ? undefined : await bcrypt.hash(password, bcryptCost)
 
-    const updated = await sql.begin(async (tx) => {
-      if (passwordHash !== undefined) {
-        await tx`update auth.users set encrypted_password = ${passwordHash}, updated_at = now() where id = ${user.id}`
-        // A new password means the old one may be known to someone else: other sessions end.
-        await endSessions(tx, user.id, session?.id, 'others')
-      }
-      if (data) {
-        const [{ raw_user_meta_data: current }] = await tx<
-          Array<{ raw_user_meta_data: Record<string, unknown> | null }>
-        >`
-          select raw_user_meta_data from auth.users where id = ${user.id} for update`
-        const merged = { ...current }
-        for (const [key, value] of Object.entries(data)) {
-          if (value === null) delete merged[key]
-          else merged[key] = value
+    const updated = await sql
+      .begin(async (tx) => {
+        if (passwordHash !== undefined) {
+          await tx`update auth.users set encrypted_password = ${passwordHash}, updated_at = now() where id = ${user.id}`
+          // A new password means the old one may be known to someone else: other sessions end.
+          await endSessions(tx, user.id, session?.id, 'others')
         }
-        await tx`
+        if (data) {
+          const [{ raw_user_meta_data: current }] = await tx<
+            Array<{ raw_user_meta_data: Record<string, unknown> | null }>
+          >`
+          select raw_user_meta_data from auth.users where id = ${user.id} for update`
+          const merged = { ...current }
+          for (const [key, value] of Object.entries(data)) {
+            if (value === null) delete merged[key]
+            else merged[key] = value
+          }
+          await tx`
           update auth.users set raw_user_meta_data = ${jsonb(tx, merged)}, updated_at = now()
           where id = ${user.id}`
-      }
-      if (emailChanges) {
-        // No mailer here to confirm the new address with, so the change applies at once.
-        await tx`update auth.users set email = ${email}, updated_at = now() where id = ${user.id}`
-        await tx`
+        }
+        if (emailChanges) {
+          // No mailer here to confirm the new address with, so the change applies at once.
+          await tx`update auth.users set email = ${email}, updated_at = now() where id = ${user.id}`
+          await tx`
           update auth.identities set identity_data = identity_data || jsonb_build_object('email', ${email}::text),
                  updated_at = now()
           where user_id = ${user.id} and provider = 'email'`
-      }
-      return loadUser(tx, user.id)
-    })
+        }
+        return loadUser(tx, user.id)
+      })
+      .catch((error: { code?: string }) => {
+        // Another account took the address between the check above and this update.
+        throw error.code === '23505' ? emailExists() : error
+      })
     return c.json(userJson(updated))
   })
 
