@@ -31,7 +31,7 @@ const selected = values.only ? values.only.split(',') : Object.keys(suites)
 const stack = await startStack({ port: 0, dbPort: 0, log: () => {} })
 const sql = postgres(stack.dbUrl, { max: 8, onnotice: () => {} })
 try {
-  const user = await createBenchUser(stack, sql)
+  const user = await createBenchUser(stack)
   for (const name of selected) {
     const suite = suites[name]
     if (!suite) throw new Error(`no benchmark "${name}"; there are: ${Object.keys(suites).join(', ')}`)
@@ -42,20 +42,14 @@ try {
   await stack.stop()
 }
 
-async function createBenchUser(stack: Stack, sql: postgres.Sql): Promise<BenchUser> {
-  const { SignJWT } = await import('jose')
-  const id = crypto.randomUUID()
-  await sql`insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
-            values (${id}, 'authenticated', 'authenticated', ${`bench-${id}@example.test`}, '{}', '{}', now(), now())`
-  const token = await new SignJWT({
-    aud: 'authenticated',
-    role: 'authenticated',
-    session_id: crypto.randomUUID(),
+/** A user signed up through the stack's auth service, with the access token it issued. */
+async function createBenchUser(stack: Stack): Promise<BenchUser> {
+  const response = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
+    method: 'POST',
+    headers: { apikey: stack.keys.anonKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ email: `bench-${crypto.randomUUID()}@example.test`, password: 'bench-password' }),
   })
-    .setProtectedHeader({ alg: 'ES256', kid: stack.keys.signingKey.kid })
-    .setSubject(id)
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(stack.keys.signingKey.privateKey)
-  return { id, token }
+  if (!response.ok) throw new Error(`signup failed: ${response.status} ${await response.text()}`)
+  const session = (await response.json()) as { access_token: string; user: { id: string } }
+  return { id: session.user.id, token: session.access_token }
 }
