@@ -127,6 +127,7 @@ class Connection {
   private chain: Promise<void> = Promise.resolve()
   private done = false
   private closing: Promise<void> | undefined
+  private holding = false
 
   constructor(
     readonly socket: Socket,
@@ -176,6 +177,32 @@ class Connection {
 
   private async run(messages: Message[]): Promise<void> {
     if (this.done) return
+    try {
+      await this.runMessages(messages)
+    } finally {
+      this.flush()
+    }
+  }
+
+  /**
+   * Answers go out in one write per point where the client waits for them (Sync, Query, Flush,
+   * startup) rather than one per protocol message.
+   */
+  private hold(): void {
+    if (!this.holding) {
+      this.socket.cork()
+      this.holding = true
+    }
+  }
+
+  private flush(): void {
+    if (this.holding) {
+      this.holding = false
+      this.socket.uncork()
+    }
+  }
+
+  private async runMessages(messages: Message[]): Promise<void> {
     const db = this.server.db
     for (const { type, bytes } of messages) {
       if (type === 'X') {
@@ -187,11 +214,14 @@ class Connection {
         this.server.release(this)
         return
       }
+      this.hold()
       try {
         await db.runExclusive(() =>
           db.execProtocolRawStream(new Uint8Array(bytes), {
+            // `data` is a view of PGlite's memory, which the next message overwrites: copy it,
+            // since the socket may send it later (when held, or when the kernel's buffer is full).
             onRawData: (data) => {
-              if (data.length && this.socket.writable) this.socket.write(data)
+              if (data.length && this.socket.writable) this.socket.write(Buffer.from(data))
             },
           }),
         )
@@ -201,10 +231,10 @@ class Connection {
         this.socket.destroy()
         return
       }
+      const waits = type === 'S' || type === 'Q' || type === 'startup'
+      if (waits || type === 'H') this.flush()
       // The turn ends where the client waits for an answer and no transaction stays open.
-      if ((type === 'S' || type === 'Q' || type === 'startup') && !db.isInTransaction()) {
-        this.server.release(this)
-      }
+      if (waits && !db.isInTransaction()) this.server.release(this)
     }
   }
 

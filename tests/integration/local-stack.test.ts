@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -46,6 +47,17 @@ describe('the embedded database server', () => {
     expect(row.n).toBe(2)
     expect(row.marker ?? '').toBe('')
     await a.unsafe(`drop table public.${table}`)
+  })
+
+  it('delivers a result larger than the socket can take at once, intact', async () => {
+    const sql = connect()
+    const rows = await sql<{ i: number; body: string }[]>`
+      select i, repeat(md5(i::text), 200) as body from generate_series(1, 3000) i`
+    expect(rows).toHaveLength(3000)
+    const wrong = rows.filter(
+      (row) => row.body !== createHash('md5').update(String(row.i)).digest('hex').repeat(200),
+    )
+    expect(wrong).toHaveLength(0)
   })
 
   it('rolls back what a vanished client left open and serves the others', async () => {
