@@ -1,8 +1,7 @@
 import { request as httpRequest } from 'node:http'
-import type postgres from 'postgres'
-import { afterAll, beforeAll, expect } from 'vitest'
+import { expect } from 'vitest'
 import type { RequestTarget } from './security.ts'
-import { adminSql, createUser, stack, type TestUser } from './stack.ts'
+import { stack, type TestUser } from './stack.ts'
 
 // One set of scenarios for the notes, tasks and planning functions runs twice: in process against
 // the Hono app (integration) and over HTTP through the gateway to the function under Deno (e2e).
@@ -93,24 +92,6 @@ export function overHttp(): Target {
     api: (method, path, options = {}) => request(path, init(method, options)),
     requestTarget: { request },
   }
-}
-
-/**
- * What every scenario starts from: two users, ada and bob, and the admin connection that made them
- * (closed after the enclosing describe block). The users are filled in before the block's first
- * test, so read them in tests and hooks, not while the block is being collected.
- */
-export function twoUsers(): { sql: postgres.Sql; ada: TestUser; bob: TestUser } {
-  // postgres.js connects on the first query, so making the client here opens nothing yet.
-  const sql = adminSql()
-  const ada = {} as TestUser
-  const bob = {} as TestUser
-  beforeAll(async () => {
-    Object.assign(ada, await createUser('ada'))
-    Object.assign(bob, await createUser('bob'))
-  })
-  afterAll(() => sql.end())
-  return { sql, ada, bob }
 }
 
 /** The body of a response that must have this status. */

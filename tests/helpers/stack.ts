@@ -1,6 +1,6 @@
 import { importJWK, type JWK, SignJWT } from 'jose'
 import postgres from 'postgres'
-import { inject } from 'vitest'
+import { afterAll, beforeAll, inject } from 'vitest'
 
 /** The local stack this test run started (tests/setup/global.ts). */
 export const stack = inject('stack')
@@ -69,4 +69,22 @@ export async function createUser(name = 'user'): Promise<TestUser> {
     throw new Error(`signing up ${email} failed: ${response.status} ${JSON.stringify(session)}`)
   }
   return { id: session.user.id, email, token: session.access_token }
+}
+
+/**
+ * What every scenario starts from: two users, ada and bob, and the admin connection that made them
+ * (closed after the enclosing describe block). The users are filled in before the block's first
+ * test, so read them in tests and hooks, not while the block is being collected.
+ */
+export function twoUsers(): { sql: postgres.Sql; ada: TestUser; bob: TestUser } {
+  // postgres.js connects on the first query, so making the client here opens nothing yet.
+  const sql = adminSql()
+  const ada = {} as TestUser
+  const bob = {} as TestUser
+  beforeAll(async () => {
+    Object.assign(ada, await createUser('ada'))
+    Object.assign(bob, await createUser('bob'))
+  })
+  afterAll(() => sql.end())
+  return { sql, ada, bob }
 }

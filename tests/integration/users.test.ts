@@ -1,13 +1,10 @@
 import { SignJWT } from 'jose'
-import type postgres from 'postgres'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { app } from '../../functions/users/app.ts'
 import { closeSql } from '../../shared/db/client.ts'
-import { adminSql, createUser, mintAccessToken, stack, type TestUser } from '../helpers/stack.ts'
+import { createUser, mintAccessToken, stack, type TestUser, twoUsers } from '../helpers/stack.ts'
 
-let sql: postgres.Sql
-let ada: TestUser
-let bob: TestUser
+const { sql, ada, bob } = twoUsers()
 
 const auth = (user: TestUser) => ({ authorization: `Bearer ${user.token}` })
 
@@ -28,16 +25,7 @@ async function expectError(response: Response, status: number, code: string) {
 const profileRow = async (user: TestUser) =>
   (await sql`select * from public.profiles where id = ${user.id}`)[0]
 
-beforeAll(async () => {
-  sql = adminSql()
-  ada = await createUser('ada')
-  bob = await createUser('bob')
-})
-
-afterAll(async () => {
-  await closeSql()
-  await sql.end()
-})
+afterAll(() => closeSql())
 
 describe('GET /users/me', () => {
   it('returns the caller’s profile, email from the token', async () => {

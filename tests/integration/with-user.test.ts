@@ -1,13 +1,10 @@
-import type postgres from 'postgres'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { closeSql, getSql } from '../../shared/db/client.ts'
 import { withUser } from '../../shared/db/with-user.ts'
 import type { JwtClaims } from '../../shared/http/context.ts'
-import { adminSql, createUser, type TestUser } from '../helpers/stack.ts'
+import { type TestUser, twoUsers } from '../helpers/stack.ts'
 
-let sql: postgres.Sql
-let ada: TestUser
-let bob: TestUser
+const { sql, ada, bob } = twoUsers()
 
 const claimsOf = (user: TestUser, extra: Record<string, unknown> = {}): JwtClaims => ({
   sub: user.id,
@@ -21,16 +18,7 @@ const claimsOf = (user: TestUser, extra: Record<string, unknown> = {}): JwtClaim
 const fullName = async (user: TestUser) =>
   (await sql`select full_name from public.profiles where id = ${user.id}`)[0].full_name as string | null
 
-beforeAll(async () => {
-  sql = adminSql()
-  ada = await createUser('ada')
-  bob = await createUser('bob')
-})
-
-afterAll(async () => {
-  await closeSql()
-  await sql.end()
-})
+afterAll(() => closeSql())
 
 describe('withUser', () => {
   it('runs as role authenticated with the claims Supabase’s auth helpers read', async () => {

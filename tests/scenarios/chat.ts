@@ -1,8 +1,8 @@
 import type postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
-import { expectError, expectJson, type Page, type Target, twoUsers, walkPages } from '../helpers/domain.ts'
+import { expectError, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
 import type { SecuritySuiteOptions } from '../helpers/security.ts'
-import { createUser, type TestUser } from '../helpers/stack.ts'
+import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
 
 interface Conversation {

@@ -8,10 +8,9 @@ import {
   paragraph,
   type Target,
   text,
-  twoUsers,
   walkPages,
 } from '../helpers/domain.ts'
-import { createUser, type TestUser } from '../helpers/stack.ts'
+import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
 
 interface Note {

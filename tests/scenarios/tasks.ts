@@ -1,14 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  etag,
-  expectError,
-  expectJson,
-  type Page,
-  type Target,
-  twoUsers,
-  walkPages,
-} from '../helpers/domain.ts'
-import { createUser, type TestUser } from '../helpers/stack.ts'
+import { etag, expectError, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
 
 interface Task {
   id: string
