@@ -9,24 +9,30 @@
 -- Trees: a row may not sit under itself or under one of its descendants. Moves of one user's rows
 -- are serialized by an advisory lock, so two concurrent moves cannot build a cycle between them.
 
-create function public.refuse_note_cycles()
+create function public.refuse_tree_cycles()
 returns trigger
 language plpgsql
 security invoker
 set search_path = ''
 as $$
+-- tg_argv: the rule's constraint name, then its message.
+declare
+  cycle boolean;
 begin
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('notes tree ' || new.user_id::text, 0));
-  if exists (
-    with recursive ancestors (id, parent_id) as (
-      select n.id, n.parent_id from public.notes n where n.user_id = new.user_id and n.id = new.parent_id
-      union
-      select n.id, n.parent_id from public.notes n join ancestors a on n.user_id = new.user_id and n.id = a.parent_id
-    )
-    select 1 from ancestors where id = new.id
-  ) then
-    raise exception 'A note cannot be placed under itself or one of its own sub-notes'
-      using errcode = 'check_violation', constraint = 'notes_no_cycles';
+  perform pg_catalog.pg_advisory_xact_lock(
+    pg_catalog.hashtextextended(tg_table_name || ' tree ' || new.user_id::text, 0));
+  execute pg_catalog.format(
+    'with recursive ancestors (id, parent_id) as (
+       select t.id, t.parent_id from %1$I.%2$I t where t.user_id = $1 and t.id = $2
+       union
+       select t.id, t.parent_id from %1$I.%2$I t join ancestors a on t.user_id = $1 and t.id = a.parent_id
+     )
+     select exists (select 1 from ancestors where id = $3)',
+    tg_table_schema, tg_table_name)
+  into cycle
+  using new.user_id, new.parent_id, new.id;
+  if cycle then
+    raise exception '%', tg_argv[1] using errcode = 'check_violation', constraint = tg_argv[0];
   end if;
   return new;
 end;
@@ -35,35 +41,14 @@ $$;
 create trigger refuse_note_cycles
   before update of parent_id on public.notes
   for each row when (new.parent_id is not null and new.parent_id is distinct from old.parent_id)
-  execute function public.refuse_note_cycles();
-
-create function public.refuse_task_cycles()
-returns trigger
-language plpgsql
-security invoker
-set search_path = ''
-as $$
-begin
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('tasks tree ' || new.user_id::text, 0));
-  if exists (
-    with recursive ancestors (id, parent_id) as (
-      select t.id, t.parent_id from public.tasks t where t.user_id = new.user_id and t.id = new.parent_id
-      union
-      select t.id, t.parent_id from public.tasks t join ancestors a on t.user_id = new.user_id and t.id = a.parent_id
-    )
-    select 1 from ancestors where id = new.id
-  ) then
-    raise exception 'A task cannot be a subtask of itself or of one of its own subtasks'
-      using errcode = 'check_violation', constraint = 'tasks_no_cycles';
-  end if;
-  return new;
-end;
-$$;
+  execute function public.refuse_tree_cycles(
+    'notes_no_cycles', 'A note cannot be placed under itself or one of its own sub-notes');
 
 create trigger refuse_task_cycles
   before update of parent_id on public.tasks
   for each row when (new.parent_id is not null and new.parent_id is distinct from old.parent_id)
-  execute function public.refuse_task_cycles();
+  execute function public.refuse_tree_cycles(
+    'tasks_no_cycles', 'A task cannot be a subtask of itself or of one of its own subtasks');
 
 -- Goals: a parent's timeframe is no shorter than its child's (goal_timeframe is declared from
 -- longest to shortest, so `parent.timeframe <= child.timeframe`), checked both when a goal gets a
@@ -112,8 +97,7 @@ create trigger check_goal_tree
   before insert or update of parent_goal_id, timeframe on public.goals
   for each row execute function public.check_goal_tree();
 
-revoke execute on function public.refuse_note_cycles() from public, anon, authenticated;
-revoke execute on function public.refuse_task_cycles() from public, anon, authenticated;
+revoke execute on function public.refuse_tree_cycles() from public, anon, authenticated;
 revoke execute on function public.check_goal_tree() from public, anon, authenticated;
 
 -- Checklist items: a task with source 'note' mirrors one checkListItem block of its note, named by
