@@ -1,6 +1,6 @@
 import { createLocalJWKSet } from 'jose'
 import { verifyAccessToken } from '../shared/http/auth.ts'
-import { expectOk, type Measurement, measure } from './lib.ts'
+import { expectOk, type Measurement, measure, signUp } from './lib.ts'
 import type { BenchContext } from './run.ts'
 
 const PASSWORD = 'bench-password-1'
@@ -14,13 +14,7 @@ export async function benchAuth({ stack }: BenchContext): Promise<Measurement[]>
   const auth = `${stack.apiUrl}/auth/v1`
   const headers = { apikey: stack.keys.anonKey, 'content-type': 'application/json' }
   const email = `bench-login-${crypto.randomUUID()}@example.test`
-  const signup = await fetch(`${auth}/signup`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ email, password: PASSWORD }),
-  })
-  if (!signup.ok) throw new Error(`signup failed: ${signup.status} ${await signup.text()}`)
-  const session = (await signup.json()) as { access_token: string; refresh_token: string }
+  const session = await signUp(stack, email, PASSWORD)
 
   const login = JSON.stringify({ email, password: PASSWORD })
   // Each refresh spends the token it was given, so the chain is followed one request at a time.

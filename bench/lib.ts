@@ -68,3 +68,24 @@ export async function expectOk(response: Response): Promise<void> {
   if (!response.ok) throw new Error(`benchmark request failed: ${response.status} ${await response.text()}`)
   await response.arrayBuffer()
 }
+
+export interface BenchSession {
+  access_token: string
+  refresh_token: string
+  user: { id: string }
+}
+
+/** Signs a new user up through the stack's auth service; its first session. */
+export async function signUp(
+  stack: { apiUrl: string; keys: { anonKey: string } },
+  email: string,
+  password: string,
+): Promise<BenchSession> {
+  const response = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
+    method: 'POST',
+    headers: { apikey: stack.keys.anonKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  })
+  if (!response.ok) throw new Error(`signup failed: ${response.status} ${await response.text()}`)
+  return (await response.json()) as BenchSession
+}

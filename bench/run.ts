@@ -3,7 +3,7 @@ import postgres from 'postgres'
 import { type Stack, startStack } from '../scripts/stack/index.ts'
 import { benchAuth } from './auth.ts'
 import { runDomainBench } from './domain.ts'
-import { type Measurement, printTable } from './lib.ts'
+import { type Measurement, printTable, signUp } from './lib.ts'
 import { benchRealtime } from './realtime.ts'
 import { benchUsers } from './users.ts'
 
@@ -44,12 +44,6 @@ try {
 
 /** A user signed up through the stack's auth service, with the access token it issued. */
 async function createBenchUser(stack: Stack): Promise<BenchUser> {
-  const response = await fetch(`${stack.apiUrl}/auth/v1/signup`, {
-    method: 'POST',
-    headers: { apikey: stack.keys.anonKey, 'content-type': 'application/json' },
-    body: JSON.stringify({ email: `bench-${crypto.randomUUID()}@example.test`, password: 'bench-password' }),
-  })
-  if (!response.ok) throw new Error(`signup failed: ${response.status} ${await response.text()}`)
-  const session = (await response.json()) as { access_token: string; user: { id: string } }
+  const session = await signUp(stack, `bench-${crypto.randomUUID()}@example.test`, 'bench-password')
   return { id: session.user.id, token: session.access_token }
 }
