@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { type ServiceContext, withUser } from '../db/with-user.ts'
+import { type ServiceContext, type Tx, withUser } from '../db/with-user.ts'
 import { jsonParam } from '../domain/columns.ts'
 import { readCursor } from '../domain/cursor.ts'
 import { withRules } from '../domain/rules.ts'
@@ -8,17 +8,14 @@ import { type ListQuery, page } from '../http/pagination.ts'
 import { conversationNotFound } from './conversations.ts'
 import type { Message, MessageCreate } from './schemas.ts'
 
-export const MESSAGE_COLUMNS = [
-  'id',
-  'user_id',
-  'conversation_id',
-  'role',
-  'content',
-  'agent_id',
-  'metadata',
-  'created_at',
-  'updated_at',
-] as const
+/**
+ * A message as the API shows it. Its agent_id is the agent that wrote an agent's message and the one
+ * a user's message is addressed to: the columns agent_id and addressee
+ * (supabase/migrations/20261201000200_message_provenance.sql).
+ */
+const messageColumns = (tx: Tx) =>
+  tx`id, user_id, conversation_id, role, content, coalesce(agent_id, addressee) as agent_id, metadata,
+     created_at, updated_at`
 
 /** Oldest first: after (created_at, id). */
 const ListPosition = z.tuple([TimestampSchema, z.uuid()])
@@ -36,7 +33,7 @@ export async function listMessages({
     ctx.claims,
     async (tx) => {
       const messages = await tx<Message[]>`
-        select ${tx(MESSAGE_COLUMNS)} from public.messages
+        select ${messageColumns(tx)} from public.messages
         where user_id = ${ctx.userId} and conversation_id = ${input.id}
           ${after ? tx`and (created_at, id) > (${after[0]}::timestamptz, ${after[1]}::uuid)` : tx``}
         order by created_at, id
@@ -68,12 +65,12 @@ export async function createMessage({
     withUser(
       ctx.claims,
       (tx) => tx<Message[]>`
-        insert into public.messages (user_id, conversation_id, role, content, agent_id, metadata)
+        insert into public.messages (user_id, conversation_id, role, content, addressee, metadata)
         select ${ctx.userId}, c.id, ${input.role}::public.message_role, ${input.content}, ${input.agent_id},
                ${jsonParam(tx, input.metadata)}
         from public.conversations c
         where c.id = ${input.conversation_id} and c.user_id = ${ctx.userId}
-        returning ${tx(MESSAGE_COLUMNS)}`,
+        returning ${messageColumns(tx)}`,
       ctx.tx,
     ),
   )

@@ -1,7 +1,7 @@
 -- The rules every table in public keeps: RLS on, policies only for signed-in users, nothing for
 -- anon, no privilege that bypasses RLS, an index behind every foreign key, fixed search paths.
 begin;
-select plan(18);
+select plan(20);
 
 select tests.rls_enabled('public');
 
@@ -47,9 +47,25 @@ select is_empty(
                      'public.document_chunks'::regclass)
      group by c.relname
      having count(*) filter (where p.polcmd = 'r') <> 1 or count(*) filter (where p.polcmd = 'a') <> 1
-         or count(*) filter (where p.polcmd = 'w') <> 1 or count(*) filter (where p.polcmd = 'd') <> 1
+         or count(*) filter (where p.polcmd = 'w') <> (case c.relname when 'messages' then 0 else 1 end)
+         or count(*) filter (where p.polcmd = 'd') <> 1
          or count(*) filter (where p.polcmd = '*') <> 0 $$,
-  'every table but profiles has exactly one policy for each of select, insert, update and delete'
+  'every table but profiles has exactly one policy for each of select, insert, update and delete; messages none for update'
+);
+
+select ok(
+  not has_table_privilege('authenticated', 'public.messages', 'update')
+  and not has_any_column_privilege('authenticated', 'public.messages', 'update'),
+  'authenticated cannot update messages: a message stays as written'
+);
+
+select is_empty(
+  $$ select p.proname from pg_proc p
+     where p.pronamespace = 'private'::regnamespace
+       and (not p.prosecdef
+            or not exists (select from unnest(p.proconfig) as c where c = 'search_path=""')
+            or has_function_privilege('anon', p.oid, 'execute')) $$,
+  'every function in private runs as its owner with an empty search_path, and anon may execute none'
 );
 
 -- The advisors report unindexed foreign keys only as INFO, so they are checked here.

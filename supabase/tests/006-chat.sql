@@ -1,7 +1,7 @@
 -- conversations and messages: private to their user; a message's conversation belongs to the
 -- same user; messages go with their conversation. Alice's rows have ids a…, Bob's b….
 begin;
-select plan(16);
+select plan(18);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
@@ -15,10 +15,14 @@ select results_eq(
 );
 
 select lives_ok(
-  $$ insert into public.messages (id, conversation_id, role, content) values
-       ('a0000000-0000-4000-8000-000000000011', 'a0000000-0000-4000-8000-000000000001', 'user', 'Hello'),
-       ('a0000000-0000-4000-8000-000000000012', 'a0000000-0000-4000-8000-000000000001', 'assistant', 'Hi!') $$,
-  'a user adds messages to their own conversation'
+  $$ insert into public.messages (id, conversation_id, role, content)
+     values ('a0000000-0000-4000-8000-000000000011', 'a0000000-0000-4000-8000-000000000001', 'user', 'Hello') $$,
+  'a user adds a message to their own conversation'
+);
+
+select lives_ok(
+  $$ select private.insert_message('a0000000-0000-4000-8000-000000000001', 'assistant', 'Hi!', 'planner') $$,
+  'an agent''s reply is written through private.insert_message (51-message-provenance.sql)'
 );
 
 select tests.authenticate_as('bob');
@@ -33,9 +37,15 @@ select results_eq(
 
 select is_empty($$ select 1 from public.messages $$, 'a user sees none of another user''s messages');
 
+select throws_ok(
+  $$ update public.messages set content = 'Hacked' where id = 'a0000000-0000-4000-8000-000000000011' $$,
+  '42501', 'permission denied for table messages',
+  'a user cannot change another user''s message (nor any message: they stay as written)'
+);
+
 select is_empty(
-  $$ update public.messages set content = 'Hacked' where id = 'a0000000-0000-4000-8000-000000000011' returning 1 $$,
-  'a user cannot change another user''s message'
+  $$ delete from public.messages where id = 'a0000000-0000-4000-8000-000000000011' returning 1 $$,
+  'a user cannot delete another user''s message'
 );
 
 select is_empty(
@@ -73,8 +83,8 @@ select throws_ok(
 );
 
 select lives_ok(
-  $$ insert into public.messages (conversation_id, role, content, agent_id)
-     values ('a0000000-0000-4000-8000-000000000001', 'assistant', repeat('é', 16384), 'planner') $$,
+  $$ insert into public.messages (conversation_id, role, content)
+     values ('a0000000-0000-4000-8000-000000000001', 'user', repeat('é', 16384)) $$,
   'a message of exactly 32 KiB is accepted'
 );
 

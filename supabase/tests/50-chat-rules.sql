@@ -15,8 +15,7 @@ select results_eq(
   'a new conversation is untitled'
 );
 
-insert into public.messages (conversation_id, role, content, agent_id)
-values ('a0000000-0000-4000-8000-000000000001', 'system', 'You are a planner.', 'planner');
+select id from private.insert_message('a0000000-0000-4000-8000-000000000001', 'system', 'You are a planner.', 'planner');
 
 select results_eq(
   $$ select title, updated_at > created_at from public.conversations where id = 'a0000000-0000-4000-8000-000000000001' $$,

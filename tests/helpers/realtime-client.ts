@@ -150,7 +150,11 @@ export interface MessageRow {
   agent_id: string | null
 }
 
-/** Inserts a message as the user would through the API: their role and claims, under RLS. */
+/**
+ * Inserts a message with the user's role and claims, as the functions do: a user message under RLS,
+ * as the chat function writes it; an assistant, system or tool message through
+ * private.insert_message, as the agents write theirs.
+ */
 export async function insertMessageAs(
   sql: postgres.Sql,
   userId: string,
@@ -158,13 +162,20 @@ export async function insertMessageAs(
   content: string,
   fields: { role?: string; agent_id?: string | null } = {},
 ): Promise<MessageRow> {
+  const role = fields.role ?? 'user'
   return sql.begin(async (tx) => {
     await tx`select set_config('role', 'authenticated', true),
       set_config('request.jwt.claims', ${JSON.stringify({ sub: userId, role: 'authenticated' })}, true)`
-    const [row] = await tx<[MessageRow]>`
-      insert into public.messages (user_id, conversation_id, role, content, agent_id)
-      values (${userId}, ${conversationId}, ${fields.role ?? 'user'}, ${content}, ${fields.agent_id ?? null})
-      returning id, user_id, conversation_id, role::text, content, agent_id`
+    const [row] =
+      role === 'user'
+        ? await tx<[MessageRow]>`
+            insert into public.messages (user_id, conversation_id, role, content)
+            values (${userId}, ${conversationId}, 'user', ${content})
+            returning id, user_id, conversation_id, role::text, content, agent_id`
+        : await tx<[MessageRow]>`
+            select id, user_id, conversation_id, role::text, content, agent_id
+            from private.insert_message(${conversationId}, ${role}::public.message_role, ${content},
+                                        ${fields.agent_id ?? null})`
     return row
   }) as Promise<MessageRow>
 }
