@@ -38,7 +38,7 @@ select lives_ok(
 );
 
 select ok(
-  (select fts @@ to_tsquery('english', 'cat') from public.document_chunks where chunk_index = 0),
+  (select search @@ websearch_to_tsquery('simple', 'Cats mat') from public.document_chunks where chunk_index = 0),
   'a chunk''s full-text vector is kept from its content'
 );
 
