@@ -1,5 +1,5 @@
 import { createLocalJWKSet } from 'jose'
-import { verifyAccessToken } from '../shared/http/auth.ts'
+import { verifyAccessToken } from '../shared/http/require-user.ts'
 import { expectOk, type Measurement, measure, signUp } from './lib.ts'
 import type { BenchContext } from './run.ts'
 

@@ -1,7 +1,8 @@
 import type postgres from 'postgres'
 import type { Block } from '../shared/blocknote/schema.ts'
-import { syncChecklist } from '../shared/notes/checklist.ts'
-import { NOTE_COLUMNS } from '../shared/notes/service.ts'
+import { syncChecklist } from '../shared/checklist/service.ts'
+import { columnsOf } from '../shared/core/schemas.ts'
+import { NoteSchema } from '../shared/notes/schemas.ts'
 import { expectOk, type Measurement, measure } from './lib.ts'
 import type { BenchContext } from './run.ts'
 
@@ -76,7 +77,7 @@ export async function runDomainBench({ stack, sql, user }: BenchContext): Promis
         sql,
         user.id,
         (tx) => tx`
-          select ${tx(NOTE_COLUMNS)} from public.notes
+          select ${tx(columnsOf(NoteSchema))} from public.notes
           where user_id = ${user.id} and is_archived = false
           order by is_pinned desc, updated_at desc, id desc
           limit 51`,

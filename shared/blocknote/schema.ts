@@ -25,9 +25,20 @@ export const StyledTextSchema = z.strictObject({
   styles: StylesSchema.default({}),
 })
 
+/** Link schemes a note may hold: web pages and email. `javascript:`, `data:` and the rest could run code. */
+const LINK_PROTOCOLS = new Set(['http:', 'https:', 'mailto:'])
+
+const isWebLink = (href: string) => {
+  try {
+    return LINK_PROTOCOLS.has(new URL(href).protocol)
+  } catch {
+    return false
+  }
+}
+
 export const LinkSchema = z.strictObject({
   type: z.literal('link'),
-  href: z.string().max(8192),
+  href: z.string().max(8192).refine(isWebLink, 'A link must be an absolute http, https or mailto URL'),
   content: z.array(StyledTextSchema),
 })
 

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi'
-import { MetadataSchema, TimestampSchema } from '../domain/schemas.ts'
+import { listQuerySchema } from '../core/pages.ts'
+import { IdInputSchema, MetadataSchema, TimestampSchema } from '../core/schemas.ts'
 
 /** A message's text may take this many bytes of UTF-8, as the messages table checks. */
 export const MAX_MESSAGE_BYTES = 32 * 1024
@@ -85,6 +86,12 @@ export const MessageCreateSchema = z
     metadata: MetadataSchema.default({}),
   })
   .openapi('MessageCreate')
+
+/** A message to store: the client's fields and the conversation it goes to. */
+export const MessageInputSchema = MessageCreateSchema.extend({ conversation_id: z.uuid() })
+
+/** The input of listing a conversation's messages: the conversation, and the page. */
+export const MessagesQuerySchema = listQuerySchema.extend(IdInputSchema.shape)
 
 export type Conversation = z.infer<typeof ConversationSchema>
 export type ConversationCreate = z.infer<typeof ConversationCreateSchema>

@@ -1,19 +1,10 @@
-import type postgres from 'postgres'
-import type { JwtClaims } from '../http/context.ts'
-import { ApiError } from '../http/errors.ts'
+import type { JwtClaims, Tx } from '../core/context.ts'
+import { UnauthorizedError } from '../core/errors.ts'
 import { getSql } from './client.ts'
 
-const sessionEnded = () => new ApiError('unauthorized', 'This session has ended; sign in again')
+export type { Tx } from '../core/context.ts'
 
-/** What a query runs on inside `withUser`: a connection in the user's transaction. */
-export type Tx = postgres.ISql
-
-/** Who is asking, handed to every service verb; `tx` joins a transaction already open for them. */
-export interface ServiceContext {
-  claims: JwtClaims
-  userId: string
-  tx?: Tx
-}
+const sessionEnded = () => new UnauthorizedError('This session has ended; sign in again')
 
 /**
  * Runs `fn` in one transaction as the user: `request.jwt.claims` (bound as a parameter, never

@@ -1,17 +1,4 @@
-import type { JWTPayload } from 'jose'
-import type { ServiceContext } from '../db/with-user.ts'
-
-/** A verified Supabase access token's claims (the fields this code relies on, plus the rest). */
-export interface JwtClaims extends JWTPayload {
-  sub: string
-  role: string
-  aud: string | string[]
-  email?: string
-  session_id?: string
-  is_anonymous?: boolean
-  app_metadata?: Record<string, unknown>
-  user_metadata?: Record<string, unknown>
-}
+import { type JwtClaims, type ServiceContext, userContext } from '../core/context.ts'
 
 /** The typed context every function's Hono app shares; `claims` and `userId` are set by `requireUser`. */
 export interface AppEnv {
@@ -22,7 +9,7 @@ export interface AppEnv {
   }
 }
 
-/** The service context of an authenticated request (after `requireUser`). */
+/** The service context of an authenticated request (after `requireUser`): the user acts for themselves. */
 export function serviceContext(c: { var: AppEnv['Variables'] }): ServiceContext {
-  return { claims: c.var.claims, userId: c.var.userId }
+  return userContext(c.var.claims)
 }

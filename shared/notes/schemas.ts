@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { DocumentSchema } from '../blocknote/schema.ts'
-import { MetadataSchema, QueryFlagSchema, TimestampSchema } from '../domain/schemas.ts'
-import { listQuerySchema } from '../http/pagination.ts'
+import { listQuerySchema } from '../core/pages.ts'
+import { FlagSchema, MetadataSchema, rowChangeSchema, TimestampSchema } from '../core/schemas.ts'
 
 /** A note's content may take this many bytes, measured as Postgres prints the jsonb. */
 export const MAX_NOTE_BYTES = 1024 * 1024
@@ -50,8 +50,8 @@ export const NoteListQuerySchema = listQuerySchema.extend({
     .union([z.uuid(), z.literal('root')])
     .optional()
     .openapi({ description: 'Children of this note, or `root` for top-level notes' }),
-  is_archived: QueryFlagSchema.default(false).openapi({ description: 'Default false' }),
-  is_pinned: QueryFlagSchema.optional(),
+  is_archived: FlagSchema.default(false).openapi({ description: 'Default false' }),
+  is_pinned: FlagSchema.optional(),
   q: z
     .string()
     .trim()
@@ -60,6 +60,8 @@ export const NoteListQuerySchema = listQuerySchema.extend({
     .optional()
     .openapi({ description: 'Full-text search over title and content' }),
 })
+
+export const NoteChangeSchema = rowChangeSchema(NoteUpdateSchema)
 
 export type Note = z.infer<typeof NoteSchema>
 export type NoteCreate = z.infer<typeof NoteCreateSchema>

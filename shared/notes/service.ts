@@ -1,43 +1,29 @@
 import { z } from '@hono/zod-openapi'
 import type { Block } from '../blocknote/schema.ts'
 import { checklistItems } from '../blocknote/text.ts'
-import { type ServiceContext, withUser } from '../db/with-user.ts'
-import { jsonParam } from '../domain/columns.ts'
-import { readCursor } from '../domain/cursor.ts'
+import { syncChecklist } from '../checklist/service.ts'
+import { provenanceOf, userEdit } from '../core/context.ts'
+import { ConflictError, PayloadTooLargeError, ValidationError } from '../core/errors.ts'
+import { page, readCursor } from '../core/pages.ts'
+import { columnsOf, IdInputSchema, RowVersionSchema, TimestampSchema } from '../core/schemas.ts'
+import { defineVerb } from '../core/verb.ts'
+import { jsonParam } from '../db/columns.ts'
+import { deleteRow, getRow, rowTable, updateRow } from '../db/rows.ts'
+import { type RuleErrors, withRules } from '../db/rules.ts'
+import { withUser } from '../db/with-user.ts'
 import {
-  deleteRow,
-  getRow,
-  type RowChange,
-  type RowVersion,
-  rowTable,
-  selectRow,
-  updateRow,
-} from '../domain/rows.ts'
-import { type RuleErrors, withRules } from '../domain/rules.ts'
-import { TimestampSchema } from '../domain/schemas.ts'
-import { ApiError, ConflictError, ValidationError } from '../http/errors.ts'
-import { page } from '../http/pagination.ts'
-import type { Task } from '../tasks/schemas.ts'
-import { TASK_COLUMNS } from '../tasks/service.ts'
-import { syncChecklist } from './checklist.ts'
-import { MAX_NOTE_BYTES, type Note, type NoteCreate, type NoteListQuery, type NoteUpdate } from './schemas.ts'
+  MAX_NOTE_BYTES,
+  type Note,
+  NoteChangeSchema,
+  NoteCreateSchema,
+  NoteListQuerySchema,
+  NoteSchema,
+} from './schemas.ts'
 import { jsonbTextBytes } from './size.ts'
-
-export const NOTE_COLUMNS = [
-  'id',
-  'user_id',
-  'parent_id',
-  'title',
-  'content',
-  'is_archived',
-  'is_pinned',
-  'metadata',
-  'created_at',
-  'updated_at',
-] as const
 
 export type NoteRow = Note & { content: Block[] }
 
+const NOTE_COLUMNS = columnsOf(NoteSchema)
 const NOTES = rowTable<NoteRow>('notes', NOTE_COLUMNS, 'No such note')
 
 const rules: RuleErrors = {
@@ -50,16 +36,14 @@ const rules: RuleErrors = {
 /** A note's content is capped at 1 MiB: a bigger one is refused whole (413), not cut. */
 function checkSize(content: Block[] | undefined): void {
   if (content !== undefined && jsonbTextBytes(content) > MAX_NOTE_BYTES) {
-    throw new ApiError('payload_too_large', `A note's content may be at most ${MAX_NOTE_BYTES} bytes`)
+    throw new PayloadTooLargeError(`A note's content may be at most ${MAX_NOTE_BYTES} bytes`)
   }
 }
 
 /** The list's keyset position: after (is_pinned, updated_at, id), all descending. */
 const ListPosition = z.tuple([z.boolean(), TimestampSchema, z.uuid()])
-/** A note's tasks in creation order: after (created_at, id). */
-const TaskPosition = z.tuple([TimestampSchema, z.uuid()])
 
-export async function listNotes({ ctx, input }: { ctx: ServiceContext; input: NoteListQuery }) {
+export const listNotes = defineVerb('notes.list', NoteListQuerySchema, async ({ ctx, input }) => {
   const after = readCursor(input.cursor, ListPosition)
   const rows = await withUser(
     ctx.claims,
@@ -75,34 +59,26 @@ export async function listNotes({ ctx, input }: { ctx: ServiceContext; input: No
     ctx.tx,
   )
   return page(rows, input.limit, (row) => [row.is_pinned, row.updated_at, row.id])
-}
+})
 
-export async function getNote({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: { id: string }
-}): Promise<NoteRow> {
-  return getRow(ctx, NOTES, input.id)
-}
+export const getNote = defineVerb('notes.get', IdInputSchema, ({ ctx, input }) =>
+  getRow(ctx, NOTES, input.id),
+)
 
-export async function createNote({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: NoteCreate
-}): Promise<NoteRow> {
+/** Creates a note (recording who made it); its checklist items become tasks. */
+export const createNote = defineVerb('notes.create', NoteCreateSchema, async ({ ctx, input }) => {
   checkSize(input.content)
+  const { source, source_reference } = provenanceOf(ctx.actor)
   return withRules(rules, () =>
     withUser(
       ctx.claims,
       async (tx) => {
         const [row] = await tx<NoteRow[]>`
-          insert into public.notes (user_id, parent_id, title, content, is_archived, is_pinned, metadata)
+          insert into public.notes (user_id, parent_id, title, content, is_archived, is_pinned, metadata,
+                                    source, source_reference)
           values (${ctx.userId}, ${input.parent_id}, ${input.title}, ${jsonParam(tx, input.content)},
-                  ${input.is_archived}, ${input.is_pinned}, ${jsonParam(tx, input.metadata)})
+                  ${input.is_archived}, ${input.is_pinned}, ${jsonParam(tx, input.metadata)},
+                  ${source}, ${source_reference && jsonParam(tx, source_reference)})
           returning ${tx(NOTE_COLUMNS)}`
         // A new note has no tasks yet: only a checklist needs the sync.
         if (checklistItems(row.content).length > 0) await syncChecklist(tx, ctx.userId, row.id, row.content)
@@ -111,57 +87,25 @@ export async function createNote({
       ctx.tx,
     ),
   )
-}
+})
 
 /** Changes the fields given; new content re-syncs the note's checklist tasks in the same transaction. */
-export async function updateNote({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: RowChange<NoteUpdate>
-}): Promise<NoteRow> {
+export const updateNote = defineVerb('notes.update', NoteChangeSchema, async ({ ctx, input }) => {
   checkSize(input.changes.content)
   return withRules(rules, () =>
     withUser(
       ctx.claims,
       async (tx) => {
-        const row = await updateRow(tx, NOTES, input)
+        const row = await updateRow(tx, NOTES, { ...input, changes: userEdit(ctx.actor, input.changes) })
         if (input.changes.content !== undefined) await syncChecklist(tx, ctx.userId, row.id, row.content)
         return row
       },
       ctx.tx,
     ),
   )
-}
+})
 
 /** Deletes the note, its sub-notes (the foreign key cascades) and their checklist tasks. */
-export async function deleteNote({ ctx, input }: { ctx: ServiceContext; input: RowVersion }): Promise<void> {
+export const deleteNote = defineVerb('notes.delete', RowVersionSchema, async ({ ctx, input }) => {
   await withUser(ctx.claims, (tx) => deleteRow(tx, NOTES, input), ctx.tx)
-}
-
-/** The tasks of a note's checklist, in the order they were created. */
-export async function listNoteTasks({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: { id: string; limit: number; cursor?: string }
-}) {
-  const after = readCursor(input.cursor, TaskPosition)
-  const rows = await withUser(
-    ctx.claims,
-    async (tx) => {
-      const tasks = await tx<Task[]>`
-        select ${tx(TASK_COLUMNS)} from public.tasks
-        where user_id = ${ctx.userId} and note_id = ${input.id}
-          ${after ? tx`and (created_at, id) > (${after[0]}::timestamptz, ${after[1]}::uuid)` : tx``}
-        order by created_at, id
-        limit ${input.limit + 1}`
-      if (tasks.length === 0 && !(await selectRow(tx, NOTES, input.id))) throw NOTES.notFound()
-      return tasks
-    },
-    ctx.tx,
-  )
-  return page(rows, input.limit, (row) => [row.created_at, row.id])
-}
+})

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi'
-import { DateSchema, MetadataSchema, queryList, TimestampSchema } from '../domain/schemas.ts'
-import { listQuerySchema } from '../http/pagination.ts'
+import { listQuerySchema } from '../core/pages.ts'
+import { DateSchema, listOf, MetadataSchema, rowChangeSchema, TimestampSchema } from '../core/schemas.ts'
 
 /** From longest to shortest, as the database enum orders them: a parent's is never after its child's. */
 export const GOAL_TIMEFRAMES = ['life', 'yearly', 'quarterly', 'monthly', 'weekly', 'daily'] as const
@@ -67,8 +67,8 @@ export const GoalCreateSchema = z
 export const GoalUpdateSchema = z.strictObject(goalFields).partial().openapi('GoalUpdate')
 
 export const GoalListQuerySchema = listQuerySchema.extend({
-  timeframe: queryList(GoalTimeframeSchema).optional().openapi({ description: 'One or more timeframes' }),
-  status: queryList(GoalStatusSchema).optional().openapi({ description: 'One or more statuses' }),
+  timeframe: listOf(GoalTimeframeSchema).optional().openapi({ description: 'One or more timeframes' }),
+  status: listOf(GoalStatusSchema).optional().openapi({ description: 'One or more statuses' }),
   parent_goal_id: z
     .union([z.uuid(), z.literal('root')])
     .optional()
@@ -110,12 +110,14 @@ export const ReflectionCreateSchema = z
 const Bound = z.union([z.iso.datetime({ offset: true }), DateSchema])
 
 export const ReflectionListQuerySchema = listQuerySchema.extend({
-  reflection_type: queryList(ReflectionTypeSchema).optional().openapi({ description: 'One or more types' }),
+  reflection_type: listOf(ReflectionTypeSchema).optional().openapi({ description: 'One or more types' }),
   from: Bound.optional().openapi({
     description: 'Created at or after this time (a date: from its start, UTC)',
   }),
   to: Bound.optional().openapi({ description: 'Created at or before this time (a date: to its end, UTC)' }),
 })
+
+export const GoalChangeSchema = rowChangeSchema(GoalUpdateSchema)
 
 export type Goal = z.infer<typeof GoalSchema>
 export type GoalWithSubGoals = z.infer<typeof GoalWithSubGoalsSchema>

@@ -1,6 +1,13 @@
 import { z } from '@hono/zod-openapi'
-import { DateSchema, MetadataSchema, queryList, TimestampSchema } from '../domain/schemas.ts'
-import { listQuerySchema } from '../http/pagination.ts'
+import { listQuerySchema } from '../core/pages.ts'
+import {
+  DateSchema,
+  IdInputSchema,
+  listOf,
+  MetadataSchema,
+  rowChangeSchema,
+  TimestampSchema,
+} from '../core/schemas.ts'
 
 export const TASK_STATUSES = ['todo', 'in_progress', 'done', 'cancelled'] as const
 /** From least to most urgent, as the database enum orders them. */
@@ -83,15 +90,15 @@ export const TaskStatusChangeSchema = z.strictObject({ status: TaskStatusSchema 
 export const TASK_SORTS = ['created_at', 'due_date', 'priority'] as const
 
 export const TaskListQuerySchema = listQuerySchema.extend({
-  status: queryList(TaskStatusSchema).optional().openapi({ description: 'One or more statuses' }),
-  priority: queryList(TaskPrioritySchema).optional().openapi({ description: 'One or more priorities' }),
+  status: listOf(TaskStatusSchema).optional().openapi({ description: 'One or more statuses' }),
+  priority: listOf(TaskPrioritySchema).optional().openapi({ description: 'One or more priorities' }),
   due_before: DateSchema.optional().openapi({ description: 'Due strictly before this date' }),
   due_after: DateSchema.optional().openapi({ description: 'Due strictly after this date' }),
   parent_id: z
     .union([z.uuid(), z.literal('root')])
     .optional()
     .openapi({ description: 'Subtasks of this task, or `root` for top-level tasks' }),
-  source: queryList(TaskSourceSchema).optional(),
+  source: listOf(TaskSourceSchema).optional(),
   q: z
     .string()
     .trim()
@@ -109,8 +116,11 @@ export const TaskListQuerySchema = listQuerySchema.extend({
     .openapi({ description: 'Default: desc for created_at and priority, asc for due_date' }),
 })
 
-/** What services accept beyond the API's fields: agents record where their tasks came from. */
-export type TaskOrigin = { source: 'manual' } | { source: 'agent'; source_reference: Record<string, unknown> }
+/** The input of listing a note's checklist tasks: the note (its id), and the page. */
+export const NoteTasksQuerySchema = listQuerySchema.extend(IdInputSchema.shape)
+
+export const TaskChangeSchema = rowChangeSchema(TaskUpdateSchema)
+export const TaskStatusInputSchema = rowChangeSchema(TaskStatusChangeSchema)
 
 export type Task = z.infer<typeof TaskSchema>
 export type TaskCreate = z.infer<typeof TaskCreateSchema>

@@ -1,43 +1,28 @@
 import { z } from '@hono/zod-openapi'
-import { type ServiceContext, type Tx, withUser } from '../db/with-user.ts'
-import { columnValues, givenColumns, jsonParam } from '../domain/columns.ts'
-import { readCursor } from '../domain/cursor.ts'
-import { deleteRow, getRow, type RowChange, type RowVersion, rowTable } from '../domain/rows.ts'
-import { type RuleErrors, withRules } from '../domain/rules.ts'
-import { DateSchema, TimestampSchema } from '../domain/schemas.ts'
-import { matchesVersion, refuseMissingOrStale } from '../http/concurrency.ts'
-import { ConflictError, ValidationError } from '../http/errors.ts'
-import { page } from '../http/pagination.ts'
-import { reflectTaskState, removeTaskBlocks } from '../notes/checklist.ts'
+import { reflectTaskState, removeTaskBlocks } from '../checklist/service.ts'
+import { provenanceOf, type Tx, userEdit } from '../core/context.ts'
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts'
+import { page, readCursor } from '../core/pages.ts'
+import { columnsOf, DateSchema, IdInputSchema, RowVersionSchema, TimestampSchema } from '../core/schemas.ts'
+import { defineVerb } from '../core/verb.ts'
+import { columnValues, givenColumns, jsonParam } from '../db/columns.ts'
+import { deleteRow, getRow, rowTable } from '../db/rows.ts'
+import { type RuleErrors, withRules } from '../db/rules.ts'
+import { matchesVersion, refuseMissingOrStale } from '../db/versions.ts'
+import { withUser } from '../db/with-user.ts'
 import {
   TASK_PRIORITIES,
   type Task,
-  type TaskCreate,
-  type TaskListQuery,
-  type TaskOrigin,
+  TaskChangeSchema,
+  TaskCreateSchema,
+  TaskListQuerySchema,
+  NoteTasksQuerySchema,
+  TaskSchema,
   type TaskStatus,
-  type TaskUpdate,
+  TaskStatusInputSchema,
 } from './schemas.ts'
 
-export const TASK_COLUMNS = [
-  'id',
-  'user_id',
-  'parent_id',
-  'note_id',
-  'title',
-  'description',
-  'status',
-  'priority',
-  'due_date',
-  'due_time',
-  'source',
-  'source_reference',
-  'completed_at',
-  'edited_by_user',
-  'metadata',
-  'created_at',
-  'updated_at',
-] as const
+const TASK_COLUMNS = columnsOf(TaskSchema)
 
 const TASKS = rowTable<Task>('tasks', TASK_COLUMNS, 'No such task')
 
@@ -82,7 +67,7 @@ const SORTS = {
   },
 } as const
 
-export async function listTasks({ ctx, input }: { ctx: ServiceContext; input: TaskListQuery }) {
+export const listTasks = defineVerb('tasks.list', TaskListQuerySchema, async ({ ctx, input }) => {
   const sort = SORTS[input.sort]
   const order = input.order ?? sort.natural
   // The cursor names its sort and direction, so it cannot be replayed against another order.
@@ -112,22 +97,15 @@ export async function listTasks({ ctx, input }: { ctx: ServiceContext; input: Ta
     ctx.tx,
   )
   return page(rows, input.limit, (row) => [input.sort, order, ...sort.of(row)])
-}
+})
 
-export async function getTask({ ctx, input }: { ctx: ServiceContext; input: { id: string } }): Promise<Task> {
-  return getRow(ctx, TASKS, input.id)
-}
+export const getTask = defineVerb('tasks.get', IdInputSchema, ({ ctx, input }) =>
+  getRow(ctx, TASKS, input.id),
+)
 
-/** Creates a task; one created done is completed now. Agents pass their origin; the API makes manual tasks. */
-export async function createTask({
-  ctx,
-  input,
-  origin = { source: 'manual' },
-}: {
-  ctx: ServiceContext
-  input: TaskCreate
-  origin?: TaskOrigin
-}): Promise<Task> {
+/** Creates a task (recording who made it); one created done is completed now. */
+export const createTask = defineVerb('tasks.create', TaskCreateSchema, async ({ ctx, input }) => {
+  const { source, source_reference } = provenanceOf(ctx.actor)
   return withRules(rules, () =>
     withUser(
       ctx.claims,
@@ -136,8 +114,8 @@ export async function createTask({
           insert into public.tasks (user_id, parent_id, title, description, status, priority, due_date, due_time,
                                     source, source_reference, completed_at, metadata)
           values (${ctx.userId}, ${input.parent_id}, ${input.title}, ${input.description}, ${input.status},
-                  ${input.priority}, ${input.due_date}, ${input.due_time}, ${origin.source},
-                  ${origin.source === 'agent' ? jsonParam(tx, origin.source_reference) : null},
+                  ${input.priority}, ${input.due_date}, ${input.due_time}, ${source},
+                  ${source_reference && jsonParam(tx, source_reference)},
                   ${input.status === 'done' ? tx`now()` : null}, ${jsonParam(tx, input.metadata)})
           returning ${tx(TASK_COLUMNS)}`
         return row
@@ -145,7 +123,7 @@ export async function createTask({
       ctx.tx,
     ),
   )
-}
+})
 
 /** A status change that also sets completed_at (now, when first done) or clears it. */
 const statusChange = (tx: Tx, status: TaskStatus) =>
@@ -160,20 +138,15 @@ async function reflectInNote(tx: Tx, task: Task): Promise<void> {
 }
 
 /**
- * Changes the fields given. Any change besides the status marks the task as edited by the user, so
- * a checklist task keeps its title when its note is saved again; a status change reaches the note.
+ * Changes the fields given. A user's change besides the status marks the task as edited by the
+ * user, so a checklist task keeps its title when its note is saved again; a status change reaches
+ * the note.
  */
-export async function updateTask({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: RowChange<TaskUpdate>
-}): Promise<Task> {
+export const updateTask = defineVerb('tasks.update', TaskChangeSchema, async ({ ctx, input }) => {
   const { id, expected } = input
   const { status, ...fields } = input.changes
-  // Any change besides the status is the user's edit, which later checklist syncs respect.
-  const edit = givenColumns(fields).length > 0 ? { ...fields, edited_by_user: true } : {}
+  // A user's change besides the status is their edit, which later checklist syncs respect.
+  const edit = userEdit(ctx.actor, fields)
   const columns = givenColumns(edit)
   return withRules(rules, () =>
     withUser(
@@ -201,24 +174,15 @@ export async function updateTask({
       ctx.tx,
     ),
   )
-}
+})
 
-/** PUT tasks/{id}/status: the status alone (completed_at set or cleared), reflected in a checklist. */
-export async function setTaskStatus({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: { id: string; status: TaskStatus; expected?: string[] }
-}): Promise<Task> {
-  return updateTask({
-    ctx,
-    input: { id: input.id, changes: { status: input.status }, expected: input.expected },
-  })
-}
+/** The status alone (completed_at set or cleared), reflected in a checklist. */
+export const setTaskStatus = defineVerb('tasks.set_status', TaskStatusInputSchema, ({ ctx, input }) =>
+  updateTask.trusted({ ctx, input }),
+)
 
 /** Deletes the task and its subtasks; checklist tasks among them take their blocks out of their notes. */
-export async function deleteTask({ ctx, input }: { ctx: ServiceContext; input: RowVersion }): Promise<void> {
+export const deleteTask = defineVerb('tasks.delete', RowVersionSchema, async ({ ctx, input }) => {
   await withUser(
     ctx.claims,
     async (tx) => {
@@ -241,4 +205,34 @@ export async function deleteTask({ ctx, input }: { ctx: ServiceContext; input: R
     },
     ctx.tx,
   )
-}
+})
+
+/** A note's tasks in creation order: after (created_at, id). */
+const TaskPosition = z.tuple([TimestampSchema, z.uuid()])
+
+/** The tasks of a note's checklist, in the order they were created. */
+export const listNoteTasks = defineVerb(
+  'tasks.list_for_note',
+  NoteTasksQuerySchema,
+  async ({ ctx, input }) => {
+    const after = readCursor(input.cursor, TaskPosition)
+    const rows = await withUser(
+      ctx.claims,
+      async (tx) => {
+        const tasks = await tx<Task[]>`
+        select ${tx(TASK_COLUMNS)} from public.tasks
+        where user_id = ${ctx.userId} and note_id = ${input.id}
+          ${after ? tx`and (created_at, id) > (${after[0]}::timestamptz, ${after[1]}::uuid)` : tx``}
+        order by created_at, id
+        limit ${input.limit + 1}`
+        if (tasks.length === 0) {
+          const [note] = await tx`select 1 from public.notes where id = ${input.id}`
+          if (!note) throw new NotFoundError('No such note')
+        }
+        return tasks
+      },
+      ctx.tx,
+    )
+    return page(rows, input.limit, (row) => [row.created_at, row.id])
+  },
+)

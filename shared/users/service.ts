@@ -1,17 +1,33 @@
+import { z } from '@hono/zod-openapi'
 import type { JSONValue } from 'postgres'
-import { type ServiceContext, type Tx, withUser } from '../db/with-user.ts'
-import { NotFoundError } from '../http/errors.ts'
-import type { Preferences, Profile, ProfileUpdate } from './schemas.ts'
+import type { ServiceContext, Tx } from '../core/context.ts'
+import { NotFoundError } from '../core/errors.ts'
+import { columnsOf } from '../core/schemas.ts'
+import { defineVerb } from '../core/verb.ts'
+import { withUser } from '../db/with-user.ts'
+import {
+  type Preferences,
+  type Profile,
+  ProfileSchema,
+  ProfileUpdateSchema,
+  PreferencesSchema,
+} from './schemas.ts'
 
-type ProfileRow = Omit<Profile, 'email'>
+/** The profile as stored: its email comes from the access token (Supabase Auth owns it). */
+const ProfileRowSchema = ProfileSchema.omit({ email: true })
+type ProfileRow = z.infer<typeof ProfileRowSchema>
+const PROFILE_COLUMNS = columnsOf(ProfileRowSchema)
+
+/** The input of a verb that needs none: the user is the context's. */
+const NoInputSchema = z.object({})
 
 const profileNotFound = () => new NotFoundError('No profile for this user')
 
 // The explicit id filter is defence in depth; RLS already limits every statement to the user's row.
 async function selectProfile(tx: Tx, userId: string): Promise<ProfileRow | undefined> {
-  const [row] = await tx<ProfileRow[]>`
-    select id, full_name, avatar_url, is_active, is_superuser, created_at, updated_at
-    from public.profiles where id = ${userId}`
+  const [row] = await tx<
+    ProfileRow[]
+  >`select ${tx(PROFILE_COLUMNS)} from public.profiles where id = ${userId}`
   return row
 }
 
@@ -20,19 +36,13 @@ const withEmail = (ctx: ServiceContext, row: ProfileRow): Profile => ({
   email: ctx.claims.email ?? null,
 })
 
-export async function getMe({ ctx }: { ctx: ServiceContext }): Promise<Profile> {
+export const getMe = defineVerb('profile.get', NoInputSchema, async ({ ctx }) => {
   const row = await withUser(ctx.claims, (tx) => selectProfile(tx, ctx.userId), ctx.tx)
   if (!row) throw profileNotFound()
   return withEmail(ctx, row)
-}
+})
 
-export async function updateMe({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: ProfileUpdate
-}): Promise<Profile> {
+export const updateMe = defineVerb('profile.update', ProfileUpdateSchema, async ({ ctx, input }) => {
   const columns = (['full_name', 'avatar_url'] as const).filter((column) => input[column] !== undefined)
   const row = await withUser(
     ctx.claims,
@@ -40,16 +50,16 @@ export async function updateMe({
       if (columns.length === 0) return selectProfile(tx, ctx.userId)
       const [updated] = await tx<ProfileRow[]>`
         update public.profiles set ${tx(input, columns)} where id = ${ctx.userId}
-        returning id, full_name, avatar_url, is_active, is_superuser, created_at, updated_at`
+        returning ${tx(PROFILE_COLUMNS)}`
       return updated
     },
     ctx.tx,
   )
   if (!row) throw profileNotFound()
   return withEmail(ctx, row)
-}
+})
 
-export async function getPreferences({ ctx }: { ctx: ServiceContext }): Promise<Preferences> {
+export const getPreferences = defineVerb('preferences.get', NoInputSchema, async ({ ctx }) => {
   const [row] = await withUser(
     ctx.claims,
     (tx) =>
@@ -58,22 +68,20 @@ export async function getPreferences({ ctx }: { ctx: ServiceContext }): Promise<
   )
   if (!row) throw profileNotFound()
   return row.preferences
-}
+})
 
-export async function replacePreferences({
-  ctx,
-  input,
-}: {
-  ctx: ServiceContext
-  input: Preferences
-}): Promise<Preferences> {
-  const [row] = await withUser(
-    ctx.claims,
-    (tx) => tx<{ preferences: Preferences }[]>`
+export const replacePreferences = defineVerb(
+  'preferences.replace',
+  PreferencesSchema,
+  async ({ ctx, input }) => {
+    const [row] = await withUser(
+      ctx.claims,
+      (tx) => tx<{ preferences: Preferences }[]>`
       update public.profiles set preferences = ${tx.json(input as JSONValue)} where id = ${ctx.userId}
       returning preferences`,
-    ctx.tx,
-  )
-  if (!row) throw profileNotFound()
-  return row.preferences
-}
+      ctx.tx,
+    )
+    if (!row) throw profileNotFound()
+    return row.preferences
+  },
+)

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { closeSql, getSql } from '../../shared/db/client.ts'
 import { withUser } from '../../shared/db/with-user.ts'
-import type { JwtClaims } from '../../shared/http/context.ts'
+import type { JwtClaims } from '../../shared/core/context.ts'
 import { type TestUser, twoUsers } from '../helpers/stack.ts'
 
 const { sql, ada, bob } = twoUsers()

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { setConfigForTests } from '../../shared/config.ts'
 import { createApp, jsonDepth, MAX_JSON_DEPTH } from '../../shared/http/app.ts'
-import { ConflictError, NotFoundError } from '../../shared/http/errors.ts'
+import { ConflictError, NotFoundError } from '../../shared/core/errors.ts'
 import { errorResponses } from '../../shared/http/openapi.ts'
 
 const ThingSchema = z.object({ name: z.string().min(1), size: z.number().int().max(10) })

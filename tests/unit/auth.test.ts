@@ -1,8 +1,8 @@
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { Config } from '../../shared/config.ts'
-import { verifyAccessToken } from '../../shared/http/auth.ts'
-import { ApiError } from '../../shared/http/errors.ts'
+import { verifyAccessToken } from '../../shared/http/require-user.ts'
+import { DomainError } from '../../shared/core/errors.ts'
 
 const SECRET = 'a-legacy-secret-with-at-least-32-characters'
 const USER_ID = '7f1c2b9e-58a4-4a55-9f0e-2d7a4c1b3e60'
@@ -42,15 +42,15 @@ async function token(
 const hs256 = (claims: Record<string, unknown> = {}, secret = SECRET) =>
   token({ claims, header: { alg: 'HS256', kid: undefined }, key: new TextEncoder().encode(secret) })
 
-async function rejection(jwt: string, withConfig: Config = config): Promise<ApiError> {
+async function rejection(jwt: string, withConfig: Config = config): Promise<DomainError> {
   const error = await verifyAccessToken(jwt, withConfig).then(
     () => undefined,
     (e: unknown) => e,
   )
-  expect(error).toBeInstanceOf(ApiError)
-  expect((error as ApiError).code).toBe('unauthorized')
-  expect((error as ApiError).status).toBe(401)
-  return error as ApiError
+  expect(error).toBeInstanceOf(DomainError)
+  expect((error as DomainError).code).toBe('unauthorized')
+  expect((error as DomainError).status).toBe(401)
+  return error as DomainError
 }
 
 beforeAll(async () => {

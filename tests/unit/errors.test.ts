@@ -2,20 +2,20 @@ import { HTTPException } from 'hono/http-exception'
 import postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
 import {
-  ApiError,
   ConflictError,
+  DomainError,
   errorStatus,
   NotFoundError,
   PreconditionFailedError,
-  toApiError,
   ValidationError,
-} from '../../shared/http/errors.ts'
+} from '../../shared/core/errors.ts'
+import { toApiError } from '../../shared/http/errors.ts'
 
 /** A Postgres error as postgres.js raises it, with the server's SQL-revealing message. */
 const pgError = (code: string, message = 'relation "secret_table" violates "secret_constraint"') =>
   new postgres.PostgresError({ code, message, severity: 'ERROR', detail: 'Key (email)=(a@b.c)' } as never)
 
-describe('ApiError', () => {
+describe('DomainError', () => {
   it('carries the status of its code, as ARCHITECTURE.md fixes them', () => {
     expect(errorStatus).toEqual({
       invalid_json: 400,
@@ -32,7 +32,7 @@ describe('ApiError', () => {
       internal: 500,
       provider_unavailable: 503,
     })
-    expect(new ApiError('rate_limited', 'Slow down').status).toBe(429)
+    expect(new DomainError('rate_limited', 'Slow down').status).toBe(429)
   })
 
   it('renders the envelope, with details only when there are some', () => {

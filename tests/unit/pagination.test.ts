@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ValidationError } from '../../shared/http/errors.ts'
-import { decodeCursor, encodeCursor, listQuerySchema, page } from '../../shared/http/pagination.ts'
+import { ValidationError } from '../../shared/core/errors.ts'
+import { decodeCursor, encodeCursor, listQuerySchema, page } from '../../shared/core/pages.ts'
 
 describe('cursors', () => {
   it('round-trip keyset values, opaque and URL-safe', () => {

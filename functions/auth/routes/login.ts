@@ -1,32 +1,24 @@
-import { createRoute } from '@hono/zod-openapi'
-import { authErrorResponses } from '../../../shared/auth-function/openapi.ts'
-import { AuthResultSchema, LoginSchema } from '../../../shared/auth-function/schemas.ts'
-import { login } from '../../../shared/auth-function/service.ts'
+import { AuthResultSchema, LoginSchema } from '../../../shared/accounts/schemas.ts'
+import { login } from '../../../shared/accounts/service.ts'
 import type { App } from '../../../shared/http/app.ts'
-import { errorResponses } from '../../../shared/http/openapi.ts'
+import { errorResponse } from '../../../shared/http/openapi.ts'
+import { jsonBody, jsonResponse, publicRoute } from '../../../shared/http/routes.ts'
+import { accountErrors, clientAddress } from '../accounts.ts'
 
-export const route = createRoute({
+export const route = publicRoute({
   method: 'post',
   path: '/login',
   summary: 'Sign in with email and password',
-  request: { body: { required: true, content: { 'application/json': { schema: LoginSchema } } } },
+  request: { body: jsonBody(LoginSchema) },
   responses: {
-    200: {
-      description: 'The user and a new session',
-      content: { 'application/json': { schema: AuthResultSchema } },
-    },
-    ...errorResponses,
-    401: {
-      description: 'Wrong email or password (invalid_credentials)',
-      content: errorResponses[401].content,
-    },
-    ...authErrorResponses,
+    200: jsonResponse('The user and a new session', AuthResultSchema),
+    ...accountErrors,
+    401: errorResponse(401, 'Wrong email or password (invalid_credentials)'),
   },
 })
 
 export function register(app: App): void {
-  app.openapi(route, async (c) => {
-    const ctx = { clientAddress: c.req.header('x-forwarded-for') }
-    return c.json(await login({ ctx, input: c.req.valid('json') }), 200)
-  })
+  app.openapi(route, async (c) =>
+    c.json(await login({ ctx: clientAddress(c), input: c.req.valid('json') }), 200),
+  )
 }

@@ -1,32 +1,24 @@
-import { createRoute } from '@hono/zod-openapi'
-import { authErrorResponses } from '../../../shared/auth-function/openapi.ts'
-import { AuthResultSchema, RefreshSchema } from '../../../shared/auth-function/schemas.ts'
-import { refresh } from '../../../shared/auth-function/service.ts'
+import { AuthResultSchema, RefreshSchema } from '../../../shared/accounts/schemas.ts'
+import { refresh } from '../../../shared/accounts/service.ts'
 import type { App } from '../../../shared/http/app.ts'
-import { errorResponses } from '../../../shared/http/openapi.ts'
+import { errorResponse } from '../../../shared/http/openapi.ts'
+import { jsonBody, jsonResponse, publicRoute } from '../../../shared/http/routes.ts'
+import { accountErrors, clientAddress } from '../accounts.ts'
 
-export const route = createRoute({
+export const route = publicRoute({
   method: 'post',
   path: '/refresh',
   summary: 'Exchange a refresh token (single use) for a new session',
-  request: { body: { required: true, content: { 'application/json': { schema: RefreshSchema } } } },
+  request: { body: jsonBody(RefreshSchema) },
   responses: {
-    200: {
-      description: 'The user and the new session',
-      content: { 'application/json': { schema: AuthResultSchema } },
-    },
-    ...errorResponses,
-    401: {
-      description: 'The refresh token is unknown, used up or its session has ended (unauthorized)',
-      content: errorResponses[401].content,
-    },
-    ...authErrorResponses,
+    200: jsonResponse('The user and the new session', AuthResultSchema),
+    ...accountErrors,
+    401: errorResponse(401, 'The refresh token is unknown, used up or its session has ended (unauthorized)'),
   },
 })
 
 export function register(app: App): void {
-  app.openapi(route, async (c) => {
-    const ctx = { clientAddress: c.req.header('x-forwarded-for') }
-    return c.json(await refresh({ ctx, input: c.req.valid('json') }), 200)
-  })
+  app.openapi(route, async (c) =>
+    c.json(await refresh({ ctx: clientAddress(c), input: c.req.valid('json') }), 200),
+  )
 }

@@ -1,28 +1,19 @@
-import { createRoute } from '@hono/zod-openapi'
-import { authErrorResponses } from '../../../shared/auth-function/openapi.ts'
-import { AuthResultSchema, RegisterSchema } from '../../../shared/auth-function/schemas.ts'
-import { register as registerUser } from '../../../shared/auth-function/service.ts'
+import { AuthResultSchema, RegisterSchema } from '../../../shared/accounts/schemas.ts'
+import { register as registerUser } from '../../../shared/accounts/service.ts'
 import type { App } from '../../../shared/http/app.ts'
-import { errorResponses } from '../../../shared/http/openapi.ts'
+import { jsonBody, jsonResponse, publicRoute } from '../../../shared/http/routes.ts'
+import { accountErrors, clientAddress } from '../accounts.ts'
 
-export const route = createRoute({
+export const route = publicRoute({
   method: 'post',
   path: '/register',
   summary: 'Create an account with email and password, and sign in',
-  request: { body: { required: true, content: { 'application/json': { schema: RegisterSchema } } } },
-  responses: {
-    201: {
-      description: 'The new user and their session',
-      content: { 'application/json': { schema: AuthResultSchema } },
-    },
-    ...errorResponses,
-    ...authErrorResponses,
-  },
+  request: { body: jsonBody(RegisterSchema) },
+  responses: { 201: jsonResponse('The new user and their session', AuthResultSchema), ...accountErrors },
 })
 
 export function register(app: App): void {
-  app.openapi(route, async (c) => {
-    const ctx = { clientAddress: c.req.header('x-forwarded-for') }
-    return c.json(await registerUser({ ctx, input: c.req.valid('json') }), 201)
-  })
+  app.openapi(route, async (c) =>
+    c.json(await registerUser({ ctx: clientAddress(c), input: c.req.valid('json') }), 201),
+  )
 }

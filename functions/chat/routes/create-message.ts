@@ -1,49 +1,33 @@
-import { createRoute } from '@hono/zod-openapi'
-import { createMessage } from '../../../shared/chat/messages.ts'
 import { MessageCreateSchema, MessageSchema } from '../../../shared/chat/schemas.ts'
-import { IdParamsSchema } from '../../../shared/domain/schemas.ts'
+import { createMessage } from '../../../shared/chat/service.ts'
+import { runIdempotent } from '../../../shared/db/idempotency.ts'
 import type { App } from '../../../shared/http/app.ts'
-import { requireUser } from '../../../shared/http/auth.ts'
-import {
-  conflictResponse,
-  IdempotencyHeaderSchema,
-  idempotencyOf,
-  runIdempotent,
-} from '../../../shared/http/concurrency.ts'
+import { IdempotencyHeaderSchema, idempotencyOf, replayHeaders } from '../../../shared/http/concurrency.ts'
 import { serviceContext } from '../../../shared/http/context.ts'
-import { bearerAuth, errorResponses } from '../../../shared/http/openapi.ts'
+import { errorResponse } from '../../../shared/http/openapi.ts'
+import { IdParamsSchema } from '../../../shared/http/params.ts'
+import { jsonBody, jsonResponse, userRoute } from '../../../shared/http/routes.ts'
 
-export const route = createRoute({
+export const route = userRoute({
   method: 'post',
   path: '/conversations/{id}/messages',
   summary: 'Post the user’s message to a conversation',
   description:
     'Clients post only `user` messages; assistant, system and tool messages come from the agents. ' +
     'Subscribers to public.messages over Realtime receive the new row.',
-  security: bearerAuth,
-  middleware: [requireUser] as const,
-  request: {
-    params: IdParamsSchema,
-    headers: IdempotencyHeaderSchema,
-    body: { required: true, content: { 'application/json': { schema: MessageCreateSchema } } },
-  },
-  responses: {
-    201: {
-      description: 'The stored message',
-      content: { 'application/json': { schema: MessageSchema } },
-    },
-    ...errorResponses,
-    ...conflictResponse,
-  },
+  request: { params: IdParamsSchema, headers: IdempotencyHeaderSchema, body: jsonBody(MessageCreateSchema) },
+  responses: { 201: jsonResponse('The stored message', MessageSchema), 409: errorResponse(409) },
 })
 
 export function register(app: App): void {
   app.openapi(route, async (c) => {
     const input = { ...c.req.valid('json'), conversation_id: c.req.valid('param').id }
-    const idempotency = idempotencyOf(c.req.valid('header')['idempotency-key'], 'chat.messages.create', input)
-    const { result, replayed } = await runIdempotent(serviceContext(c), idempotency, (ctx) =>
-      createMessage({ ctx, input }),
+    const key = c.req.valid('header')['idempotency-key']
+    const { result, replayed } = await runIdempotent(
+      serviceContext(c),
+      idempotencyOf(key, createMessage.verbName, input),
+      (ctx) => createMessage.trusted({ ctx, input }),
     )
-    return c.json(result, 201, replayed ? { 'Idempotent-Replayed': 'true' } : {})
+    return c.json(result, 201, replayHeaders(replayed))
   })
 }

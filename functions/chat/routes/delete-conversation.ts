@@ -1,27 +1,20 @@
-import { createRoute } from '@hono/zod-openapi'
-import { deleteConversation } from '../../../shared/chat/conversations.ts'
-import { IdParamsSchema } from '../../../shared/domain/schemas.ts'
+import { deleteConversation } from '../../../shared/chat/service.ts'
 import type { App } from '../../../shared/http/app.ts'
-import { requireUser } from '../../../shared/http/auth.ts'
 import { serviceContext } from '../../../shared/http/context.ts'
-import { bearerAuth, errorResponses } from '../../../shared/http/openapi.ts'
+import { IdParamsSchema } from '../../../shared/http/params.ts'
+import { userRoute } from '../../../shared/http/routes.ts'
 
-export const route = createRoute({
+export const route = userRoute({
   method: 'delete',
   path: '/conversations/{id}',
   summary: 'Delete a conversation with its messages',
-  security: bearerAuth,
-  middleware: [requireUser] as const,
   request: { params: IdParamsSchema },
-  responses: {
-    204: { description: 'Deleted' },
-    ...errorResponses,
-  },
+  responses: { 204: { description: 'Deleted' } },
 })
 
 export function register(app: App): void {
   app.openapi(route, async (c) => {
-    await deleteConversation({ ctx: serviceContext(c), input: c.req.valid('param') })
+    await deleteConversation.trusted({ ctx: serviceContext(c), input: c.req.valid('param') })
     return c.body(null, 204)
   })
 }

@@ -1,30 +1,20 @@
-import { createRoute } from '@hono/zod-openapi'
-import { getConversation } from '../../../shared/chat/conversations.ts'
 import { ConversationSchema } from '../../../shared/chat/schemas.ts'
-import { IdParamsSchema } from '../../../shared/domain/schemas.ts'
+import { getConversation } from '../../../shared/chat/service.ts'
 import type { App } from '../../../shared/http/app.ts'
-import { requireUser } from '../../../shared/http/auth.ts'
 import { serviceContext } from '../../../shared/http/context.ts'
-import { bearerAuth, errorResponses } from '../../../shared/http/openapi.ts'
+import { IdParamsSchema } from '../../../shared/http/params.ts'
+import { jsonResponse, userRoute } from '../../../shared/http/routes.ts'
 
-export const route = createRoute({
+export const route = userRoute({
   method: 'get',
   path: '/conversations/{id}',
   summary: 'A conversation',
-  security: bearerAuth,
-  middleware: [requireUser] as const,
   request: { params: IdParamsSchema },
-  responses: {
-    200: {
-      description: 'The conversation',
-      content: { 'application/json': { schema: ConversationSchema } },
-    },
-    ...errorResponses,
-  },
+  responses: { 200: jsonResponse('The conversation', ConversationSchema) },
 })
 
 export function register(app: App): void {
   app.openapi(route, async (c) =>
-    c.json(await getConversation({ ctx: serviceContext(c), input: c.req.valid('param') }), 200),
+    c.json(await getConversation.trusted({ ctx: serviceContext(c), input: c.req.valid('param') }), 200),
   )
 }

@@ -1,4 +1,4 @@
-import { deleteRowRoute } from '../../../shared/http/row-routes.ts'
+import { deleteRowRoute } from '../../../shared/http/routes.ts'
 import { deleteNote } from '../../../shared/notes/service.ts'
 
 export const { route, register } = deleteRowRoute({

@@ -1,4 +1,4 @@
-import { getRowRoute } from '../../../shared/http/row-routes.ts'
+import { getRowRoute } from '../../../shared/http/routes.ts'
 import { NoteSchema } from '../../../shared/notes/schemas.ts'
 import { getNote } from '../../../shared/notes/service.ts'
 

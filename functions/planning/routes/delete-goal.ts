@@ -1,5 +1,5 @@
-import { deleteRowRoute } from '../../../shared/http/row-routes.ts'
-import { deleteGoal } from '../../../shared/planning/goals.ts'
+import { deleteRowRoute } from '../../../shared/http/routes.ts'
+import { deleteGoal } from '../../../shared/planning/service.ts'
 
 export const { route, register } = deleteRowRoute({
   path: '/goals/{id}',

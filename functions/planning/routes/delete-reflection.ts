@@ -1,5 +1,5 @@
-import { deleteRowRoute } from '../../../shared/http/row-routes.ts'
-import { deleteReflection } from '../../../shared/planning/reflections.ts'
+import { deleteRowRoute } from '../../../shared/http/routes.ts'
+import { deleteReflection } from '../../../shared/planning/service.ts'
 
 export const { route, register } = deleteRowRoute({
   path: '/reflections/{id}',

@@ -1,5 +1,5 @@
-import { getRowRoute } from '../../../shared/http/row-routes.ts'
-import { getGoal } from '../../../shared/planning/goals.ts'
+import { getRowRoute } from '../../../shared/http/routes.ts'
+import { getGoal } from '../../../shared/planning/service.ts'
 import { GoalWithSubGoalsSchema } from '../../../shared/planning/schemas.ts'
 
 export const { route, register } = getRowRoute({

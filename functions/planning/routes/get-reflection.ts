@@ -1,5 +1,5 @@
-import { getRowRoute } from '../../../shared/http/row-routes.ts'
-import { getReflection } from '../../../shared/planning/reflections.ts'
+import { getRowRoute } from '../../../shared/http/routes.ts'
+import { getReflection } from '../../../shared/planning/service.ts'
 import { ReflectionSchema } from '../../../shared/planning/schemas.ts'
 
 export const { route, register } = getRowRoute({

@@ -1,11 +1,10 @@
-import { updateRowRoute } from '../../../shared/http/row-routes.ts'
-import { updateGoal } from '../../../shared/planning/goals.ts'
-import { GoalSchema, GoalUpdateSchema } from '../../../shared/planning/schemas.ts'
+import { updateRowRoute } from '../../../shared/http/routes.ts'
+import { updateGoal } from '../../../shared/planning/service.ts'
+import { GoalSchema } from '../../../shared/planning/schemas.ts'
 
 export const { route, register } = updateRowRoute({
   path: '/goals/{id}',
   summary: 'Change the fields given of a goal',
-  bodySchema: GoalUpdateSchema,
   rowSchema: GoalSchema,
   rowDescription: 'The goal',
   update: updateGoal,

@@ -1,4 +1,4 @@
-import { deleteRowRoute } from '../../../shared/http/row-routes.ts'
+import { deleteRowRoute } from '../../../shared/http/routes.ts'
 import { deleteTask } from '../../../shared/tasks/service.ts'
 
 export const { route, register } = deleteRowRoute({

@@ -1,4 +1,4 @@
-import { getRowRoute } from '../../../shared/http/row-routes.ts'
+import { getRowRoute } from '../../../shared/http/routes.ts'
 import { TaskSchema } from '../../../shared/tasks/schemas.ts'
 import { getTask } from '../../../shared/tasks/service.ts'
 

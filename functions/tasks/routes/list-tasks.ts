@@ -1,11 +1,10 @@
-import { listRoute } from '../../../shared/http/row-routes.ts'
-import { TaskListQuerySchema, TaskSchema } from '../../../shared/tasks/schemas.ts'
+import { listRoute } from '../../../shared/http/routes.ts'
+import { TaskSchema } from '../../../shared/tasks/schemas.ts'
 import { listTasks } from '../../../shared/tasks/service.ts'
 
 export const { route, register } = listRoute({
   path: '/',
   summary: 'The signed-in user’s tasks, filtered and sorted',
-  querySchema: TaskListQuerySchema,
   itemSchema: TaskSchema,
   pageDescription: 'A page of tasks',
   list: listTasks,

@@ -1,5 +1,5 @@
-import { updateRowRoute } from '../../../shared/http/row-routes.ts'
-import { TaskSchema, TaskUpdateSchema } from '../../../shared/tasks/schemas.ts'
+import { updateRowRoute } from '../../../shared/http/routes.ts'
+import { TaskSchema } from '../../../shared/tasks/schemas.ts'
 import { updateTask } from '../../../shared/tasks/service.ts'
 
 export const { route, register } = updateRowRoute({
@@ -7,7 +7,6 @@ export const { route, register } = updateRowRoute({
   summary: 'Change the fields given of a task',
   description:
     'A checklist task changed here keeps its title when its note is saved again; a status change is written into the note’s checklist.',
-  bodySchema: TaskUpdateSchema,
   rowSchema: TaskSchema,
   rowDescription: 'The task',
   update: updateTask,

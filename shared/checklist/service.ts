@@ -1,9 +1,9 @@
 import type { Block } from '../blocknote/schema.ts'
 import { checklistItems, removeBlocks, setChecked } from '../blocknote/text.ts'
-import type { Tx } from '../db/with-user.ts'
-import { jsonParam } from '../domain/columns.ts'
+import type { Tx } from '../core/context.ts'
+import { jsonParam } from '../db/columns.ts'
 
-// Checklist items and their tasks (docs/adr/0007-checklist-sync.md). Each checkListItem block of
+// The link between notes and tasks (imported by both, importing neither): checklist items and their tasks (docs/adr/0007-checklist-sync.md). Each checkListItem block of
 // a note is mirrored by one task (source 'note', source_reference {note_id, block_id}). Saving the
 // note creates, renames, checks and removes tasks; a task's done/todo state flows back into the
 // block's `checked`. Tasks the user edited keep their title.

@@ -1,38 +1,29 @@
-import { type ServiceContext, type Tx, withUser } from '../db/with-user.ts'
-import { matchesVersion, refuseMissingOrStale } from '../http/concurrency.ts'
-import { NotFoundError } from '../http/errors.ts'
+import type { ServiceContext, Tx } from '../core/context.ts'
+import { NotFoundError } from '../core/errors.ts'
+import type { RowChange, RowVersion } from '../core/schemas.ts'
 import { columnValues, givenColumns } from './columns.ts'
+import { matchesVersion, refuseMissingOrStale, type VersionedTable } from './versions.ts'
+import { withUser } from './with-user.ts'
 
-// The verbs' pieces that are the same for every table the API serves by id: read one row, change
-// or delete it conditionally on its version (If-Match). RLS decides which rows the user may touch;
-// a row that is not theirs reads as missing.
+// The verbs' pieces that are the same for every table served by id: read one row, change or
+// delete it conditionally on its version (If-Match). RLS decides which rows the user may touch; a
+// row that is not theirs reads as missing.
 
-/** A table whose rows the API serves by id, with `updated_at` as each row's version. */
+/** A table whose rows are served by id, with `updated_at` as each row's version. */
 export interface RowTable<Row extends object> {
-  name: 'notes' | 'tasks' | 'goals' | 'reflections'
-  /** The columns a row is answered with. */
+  name: VersionedTable
+  /** The columns a row is answered with (its schema's fields). */
   columns: readonly (keyof Row & string)[]
   /** The error for a row that is missing or someone else's (a 404). */
   notFound: () => Error
 }
 
-/** A table's `RowTable`; a missing row is a 404 with this message (e.g. 'No such note'). */
+/** A table's `RowTable`; a missing row is not found with this message (e.g. 'No such note'). */
 export const rowTable = <Row extends object>(
   name: RowTable<Row>['name'],
   columns: RowTable<Row>['columns'],
   notFoundMessage: string,
 ): RowTable<Row> => ({ name, columns, notFound: () => new NotFoundError(notFoundMessage) })
-
-/** Which row a conditional write is for, and the If-Match versions it accepts (none: any). */
-export interface RowVersion {
-  id: string
-  expected?: string[]
-}
-
-/** A partial update: the row, the fields given, and the If-Match versions. */
-export interface RowChange<Changes> extends RowVersion {
-  changes: Changes
-}
 
 // postgres.js's helper types cannot follow a generic row type: the table's identifiers go in as strings.
 const tableOf = (tx: Tx, { name }: { name: string }) => tx(`public.${name}`)

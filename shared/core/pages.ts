@@ -2,7 +2,10 @@ import { z } from '@hono/zod-openapi'
 import { base64url } from 'jose'
 import { ValidationError } from './errors.ts'
 
-/** `?limit=` (1–100, default 50) and `?cursor=` (opaque), the query every list route takes. */
+// Lists are pages of keyset positions: `limit` rows after an opaque cursor, and the cursor of the
+// next page, or null on the last.
+
+/** `limit` (1–100, default 50) and `cursor` (opaque), the input of every list verb. */
 export const listQuerySchema = z.object({
   limit: z.coerce
     .number()
@@ -20,7 +23,12 @@ export const listQuerySchema = z.object({
 
 export type ListQuery = z.infer<typeof listQuerySchema>
 
-/** A list page as every list route answers it. */
+/** A list page as every list verb answers it. */
+export interface Page<Item> {
+  data: Item[]
+  next_cursor: string | null
+}
+
 export const pageSchema = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), next_cursor: z.string().nullable() })
 
@@ -33,7 +41,7 @@ export function encodeCursor(values: readonly CursorValue[]): string {
 
 const invalidCursor = () => new ValidationError([{ path: 'cursor', message: 'The cursor is not valid' }])
 
-/** The values `encodeCursor` wrapped; a cursor the client made up (or of another shape) is a 422. */
+/** The values `encodeCursor` wrapped; a cursor made up (or of another shape) is a 422. */
 export function decodeCursor(cursor: string, arity?: number): CursorValue[] {
   let values: unknown
   try {
@@ -49,14 +57,28 @@ export function decodeCursor(cursor: string, arity?: number): CursorValue[] {
 }
 
 /**
- * Services fetch `limit + 1` rows; the extra row only tells that another page exists, and the
+ * The keyset position a cursor names, checked against the shape its list writes (values that
+ * reach SQL casts must be well-formed); a cursor of another list or made up by hand is a 422.
+ */
+export function readCursor<T extends z.ZodType>(
+  cursor: string | undefined,
+  shape: T,
+): z.infer<T> | undefined {
+  if (cursor === undefined) return undefined
+  const parsed = shape.safeParse(decodeCursor(cursor))
+  if (!parsed.success) throw invalidCursor()
+  return parsed.data
+}
+
+/**
+ * Verbs fetch `limit + 1` rows; the extra row only tells that another page exists, and the
  * cursor points after the last row returned.
  */
 export function page<T>(
   rows: readonly T[],
   limit: number,
   keyOf: (row: T) => readonly CursorValue[],
-): { data: T[]; next_cursor: string | null } {
+): Page<T> {
   if (rows.length <= limit) return { data: [...rows], next_cursor: null }
   const data = rows.slice(0, limit)
   return { data, next_cursor: encodeCursor(keyOf(data[data.length - 1])) }

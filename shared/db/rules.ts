@@ -1,7 +1,7 @@
-import type { ApiError } from '../http/errors.ts'
+import type { DomainError } from '../core/errors.ts'
 
 /** What each named database rule (a constraint, or a trigger's `constraint` name) means to a client. */
-export type RuleErrors = Record<string, () => ApiError>
+export type RuleErrors = Record<string, () => DomainError>
 
 /**
  * Runs `work` and answers a broken rule the way the domain states it (e.g. a tree cycle is a 409

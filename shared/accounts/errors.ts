@@ -4,7 +4,7 @@ import {
   isAuthRetryableFetchError,
   isAuthWeakPasswordError,
 } from '@supabase/supabase-js'
-import { ApiError, ConflictError, ProviderUnavailableError } from '../http/errors.ts'
+import { ConflictError, DomainError, ProviderUnavailableError, RateLimitedError } from '../core/errors.ts'
 
 /** Why Supabase Auth found a password weak (GoTrue's weak_password reasons), in words. */
 const WEAK_PASSWORD_REASONS: Record<string, string> = {
@@ -34,7 +34,7 @@ export function fromAuthError(
   retryAfter?: string,
 ) {
   if (isAuthWeakPasswordError(error)) {
-    return new ApiError(
+    return new DomainError(
       'validation_failed',
       error.message,
       error.reasons.map((reason) => ({
@@ -47,22 +47,24 @@ export function fromAuthError(
     return new ProviderUnavailableError('Supabase Auth is unavailable; try again shortly')
   }
   if (error.status === 429) {
-    return new ApiError('rate_limited', 'Too many attempts; wait before trying again', undefined, {
-      'Retry-After': retryAfter ?? '60',
-    })
+    const seconds = Number(retryAfter)
+    return new RateLimitedError(
+      'Too many attempts; wait before trying again',
+      Number.isFinite(seconds) ? seconds : 60,
+    )
   }
   // supabase-js turns session_not_found into an AuthSessionMissingError, which has no code.
   if (
     action === 'refresh' &&
     (error.name === 'AuthSessionMissingError' || REFUSED_REFRESH.has(error.code ?? ''))
   ) {
-    return new ApiError('unauthorized', 'The refresh token is not valid or has been used')
+    return new DomainError('unauthorized', 'The refresh token is not valid or has been used')
   }
   switch (error.code) {
     case 'invalid_credentials':
-      return new ApiError('invalid_credentials', 'Invalid email or password')
+      return new DomainError('invalid_credentials', 'Invalid email or password')
     case 'email_not_confirmed':
-      return new ApiError('unauthorized', 'The email address has not been confirmed yet')
+      return new DomainError('unauthorized', 'The email address has not been confirmed yet')
     case 'user_already_exists':
     case 'email_exists':
       return new ConflictError('An account with this email address already exists')
@@ -70,7 +72,7 @@ export function fromAuthError(
   // Anything else Supabase Auth refused with a code (a 4xx) is a problem with what the client sent;
   // an answer without one (the gateway refusing our API key) is ours, and stays a 500.
   if (isAuthApiError(error) && error.code) {
-    return new ApiError('validation_failed', error.message, [{ path: '', message: error.message }])
+    return new DomainError('validation_failed', error.message, [{ path: '', message: error.message }])
   }
   return undefined
 }

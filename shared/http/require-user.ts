@@ -1,8 +1,9 @@
 import { createMiddleware } from 'hono/factory'
 import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyOptions } from 'jose'
 import { type Config, loadConfig } from '../config.ts'
-import type { AppEnv, JwtClaims } from './context.ts'
-import { ApiError } from './errors.ts'
+import type { JwtClaims } from '../core/context.ts'
+import { UnauthorizedError } from '../core/errors.ts'
+import type { AppEnv } from './context.ts'
 
 /** Algorithms verified against the JWKS; HS256 is verified only against the legacy secret. */
 const ASYMMETRIC_ALGORITHMS = [
@@ -19,7 +20,7 @@ const ASYMMETRIC_ALGORITHMS = [
 ]
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-const unauthorized = (message = 'The access token is not valid') => new ApiError('unauthorized', message)
+const unauthorized = (message = 'The access token is not valid') => new UnauthorizedError(message)
 
 /** jose's verdicts on a token the client sent; anything else (e.g. the JWKS unreachable) is our failure. */
 const TOKEN_ERRORS = [

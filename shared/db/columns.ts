@@ -1,13 +1,8 @@
 import type postgres from 'postgres'
-import type { Tx } from '../db/with-user.ts'
+import type { Tx } from '../core/context.ts'
 
 export type ColumnValue = string | number | boolean | null | postgres.Parameter
 
-/**
- * A partial update's given fields as column values for postgres.js's `set ${sql(values)}`. JSON
- * values (content, metadata) go through `sql.json`: a JSON string cast to jsonb would be encoded
- * twice once postgres.js knows the parameter's type (a string, not the array or object).
- */
 /** A JSON value as a jsonb parameter. */
 export const jsonParam = (tx: Tx, value: unknown) => tx.json(value as postgres.JSONValue)
 
@@ -17,6 +12,11 @@ export const givenColumns = (changes: object) =>
     .filter(([, value]) => value !== undefined)
     .map(([column]) => column)
 
+/**
+ * A partial update's given fields as column values for postgres.js's `set ${sql(values)}`. JSON
+ * values (content, metadata) go through `sql.json`: a JSON string cast to jsonb would be encoded
+ * twice once postgres.js knows the parameter's type (a string, not the array or object).
+ */
 export function columnValues(tx: Tx, changes: object): Record<string, ColumnValue> {
   const values: Record<string, ColumnValue> = {}
   for (const [column, value] of Object.entries(changes)) {

@@ -6,9 +6,20 @@ import {
   type User,
 } from '@supabase/supabase-js'
 import { env, loadConfig } from '../config.ts'
-import { ProviderUnavailableError } from '../http/errors.ts'
+import { ProviderUnavailableError } from '../core/errors.ts'
+import { parseInput } from '../core/verb.ts'
 import { fromAuthError } from './errors.ts'
-import type { AuthResult, LoginInput, LogoutInput, RefreshInput, RegisterInput } from './schemas.ts'
+import {
+  type AuthResult,
+  type LoginInput,
+  LoginSchema,
+  type LogoutInput,
+  LogoutQuerySchema,
+  type RefreshInput,
+  RefreshSchema,
+  type RegisterInput,
+  RegisterSchema,
+} from './schemas.ts'
 
 export interface AuthCallContext {
   /** The caller's address as the gateway forwarded it, passed on so Supabase Auth limits each client, not us. */
@@ -77,10 +88,11 @@ export async function register({
   input: RegisterInput
 }): Promise<AuthResult> {
   const { client, fail } = authClient(ctx)
+  const { email, password, full_name } = parseInput(RegisterSchema, input)
   const { data, error } = await client.signUp({
-    email: input.email,
-    password: input.password,
-    options: { data: input.full_name ? { full_name: input.full_name } : {} },
+    email,
+    password,
+    options: { data: full_name ? { full_name } : {} },
   })
   if (error) throw fail(error, 'register')
   if (!data.user) throw new Error('Supabase Auth answered signUp without a user')
@@ -95,7 +107,8 @@ export async function login({
   input: LoginInput
 }): Promise<AuthResult> {
   const { client, fail } = authClient(ctx)
-  const { data, error } = await client.signInWithPassword({ email: input.email, password: input.password })
+  const { email, password } = parseInput(LoginSchema, input)
+  const { data, error } = await client.signInWithPassword({ email, password })
   if (error) throw fail(error, 'login')
   return authResult(data.user, data.session)
 }
@@ -109,7 +122,8 @@ export async function refresh({
   input: RefreshInput
 }): Promise<AuthResult> {
   const { client, fail } = authClient(ctx)
-  const { data, error } = await client.refreshSession({ refresh_token: input.refresh_token })
+  const { refresh_token } = parseInput(RefreshSchema, input)
+  const { data, error } = await client.refreshSession({ refresh_token })
   if (error) throw fail(error, 'refresh')
   if (!data.session || !data.user) throw new Error('Supabase Auth answered a refresh without a session')
   return authResult(data.user, data.session)
@@ -127,7 +141,8 @@ export async function logout({
   input: LogoutInput
 }): Promise<void> {
   const { client, fail } = authClient(ctx)
-  const { error } = await client.admin.signOut(ctx.accessToken, input.scope)
+  const { scope } = parseInput(LogoutQuerySchema, input)
+  const { error } = await client.admin.signOut(ctx.accessToken, scope)
   // A session that is already gone is signed out all the same (supabase-js's own signOut agrees).
   if (error && !isAuthSessionMissingError(error) && ![401, 403, 404].includes(error.status ?? 0)) {
     throw fail(error, 'logout')
