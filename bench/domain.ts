@@ -1,6 +1,8 @@
 import type postgres from 'postgres'
 import type { Block } from '../shared/blocknote/schema.ts'
 import { syncChecklist } from '../shared/checklist/service.ts'
+import { withUser } from '../shared/db/with-user.ts'
+import { verifyAccessToken } from '../shared/http/require-user.ts'
 import { columnsOf } from '../shared/core/schemas.ts'
 import { NoteSchema } from '../shared/notes/schemas.ts'
 import { expectOk, type Measurement, measure } from './lib.ts'
@@ -49,13 +51,6 @@ async function seedNotes(sql: postgres.Sql, userId: string): Promise<void> {
 }
 
 /** Runs `work` in a transaction as the user, the way withUser does, without the HTTP path around it. */
-function asUser<T>(sql: postgres.Sql, userId: string, work: (tx: postgres.TransactionSql) => Promise<T>) {
-  const claims = JSON.stringify({ sub: userId, role: 'authenticated' })
-  return sql.begin(async (tx) => {
-    await tx`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`
-    return work(tx)
-  })
-}
 
 const ratio = (full: Measurement, direct: Measurement) =>
   `${full.name}: ${(full.p50 / direct.p50).toFixed(1)}× the direct p50, ${(direct.rps / full.rps).toFixed(1)}× fewer requests/s`
@@ -64,6 +59,8 @@ export async function runDomainBench({ stack, sql, user }: BenchContext): Promis
   const api = `${stack.apiUrl}/functions/v1`
   const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' }
   await seedNotes(sql, user.id)
+  // The same withUser the functions run: the direct rows send exactly a request's statements.
+  const claims = await verifyAccessToken(user.token)
 
   const listFull = await measure(
     `GET notes?limit=50 of ${NOTES}, full path`,
@@ -73,9 +70,8 @@ export async function runDomainBench({ stack, sql, user }: BenchContext): Promis
   const listDirect = await measure(
     'same list query, postgres.js directly',
     () =>
-      asUser(
-        sql,
-        user.id,
+      withUser(
+        claims,
         (tx) => tx`
           select ${tx(columnsOf(NoteSchema))} from public.notes
           where user_id = ${user.id} and is_archived = false
@@ -100,9 +96,8 @@ export async function runDomainBench({ stack, sql, user }: BenchContext): Promis
   const createDirect = await measure(
     'same insert, postgres.js directly',
     (i) =>
-      asUser(
-        sql,
-        user.id,
+      withUser(
+        claims,
         (tx) => tx`
           insert into public.tasks (user_id, title, priority, due_date)
           values (${user.id}, ${`Direct task ${i}`}, 'high', '2031-01-01') returning *`,
@@ -129,7 +124,7 @@ export async function runDomainBench({ stack, sql, user }: BenchContext): Promis
   const syncDirect = await measure(
     'same note update + sync statement, postgres.js directly',
     (i) =>
-      asUser(sql, user.id, async (tx) => {
+      withUser(claims, async (tx) => {
         const content = checklist(i)
         await tx`update public.notes set content = ${tx.json(content as never)} where id = ${direct.id}`
         return syncChecklist(tx, user.id, direct.id, content)

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { type Stack, startStack } from '../scripts/stack/index.ts'
+import { functionEnv, type Stack, startStack } from '../scripts/stack/index.ts'
 import { benchAuth } from './auth.ts'
 import { runDomainBench } from './domain.ts'
 import { type Measurement, printTable, signUp } from './lib.ts'
 import { benchRealtime } from './realtime.ts'
+import { benchRequestPath } from './request-path.ts'
 import { benchUsers } from './users.ts'
 
 export interface BenchUser {
@@ -23,6 +24,7 @@ const suites: Record<string, (context: BenchContext) => Promise<Measurement[]>> 
   auth: benchAuth,
   domain: runDomainBench,
   realtime: benchRealtime,
+  path: benchRequestPath,
 }
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } })
@@ -30,6 +32,8 @@ const selected = values.only ? values.only.split(',') : Object.keys(suites)
 
 const stack = await startStack({ port: 0, dbPort: 0, log: () => {} })
 const sql = postgres(stack.dbUrl, { max: 8, onnotice: () => {} })
+// Code run here in process (the apps, the verbs) reads the environment the stack gives its functions.
+Object.assign(process.env, functionEnv(stack.apiUrl, stack.dbUrl, stack.keys))
 try {
   const user = await createBenchUser(stack)
   for (const name of selected) {

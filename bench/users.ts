@@ -1,19 +1,20 @@
 import type postgres from 'postgres'
-import { functionEnv } from '../scripts/stack/index.ts'
+import { userContext } from '../shared/core/context.ts'
+import { verifyAccessToken } from '../shared/http/require-user.ts'
+import { getMe } from '../shared/users/service.ts'
 import { expectOk, type Measurement, measure } from './lib.ts'
 import type { BenchContext } from './run.ts'
 
 /**
  * GET users/me through the full path (gateway → Deno function → auth → withUser → Postgres), the
- * same app in process (no HTTP, no Deno), and the same profile query run directly with postgres.js,
- * bare and inside withUser's transaction.
+ * same app in process (no HTTP, no Deno), the profile query alone with postgres.js, and the verb's
+ * statements exactly as a request sends them.
  */
 export async function benchUsers({ stack, sql, user }: BenchContext): Promise<Measurement[]> {
-  Object.assign(process.env, functionEnv(stack.apiUrl, stack.dbUrl, stack.keys))
   const { app } = await import('../functions/users/app.ts')
   const url = `${stack.apiUrl}/functions/v1/users/me`
   const headers = { authorization: `Bearer ${user.token}` }
-  const claims = JSON.stringify({ sub: user.id, role: 'authenticated' })
+  const ctx = userContext(await verifyAccessToken(user.token))
   const profile = (tx: postgres.Sql | postgres.TransactionSql) =>
     tx`select id, full_name, preferences, created_at, updated_at from public.profiles where id = ${user.id}`
   return [
@@ -22,14 +23,8 @@ export async function benchUsers({ stack, sql, user }: BenchContext): Promise<Me
       expectOk(await app.request('/users/me', { headers })),
     ),
     await measure('same query, postgres.js directly', () => profile(sql)),
-    await measure('same query in a withUser-style transaction', () =>
-      sql.begin(async (tx) => {
-        const [, rows] = await Promise.all([
-          tx`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`,
-          profile(tx),
-        ])
-        return rows
-      }),
+    await measure('the verb’s statements as a request sends them (withUser)', () =>
+      getMe.trusted({ ctx, input: {} }),
     ),
   ]
 }

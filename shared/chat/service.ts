@@ -5,7 +5,7 @@ import { columnsOf, IdInputSchema, TimestampSchema } from '../core/schemas.ts'
 import { defineVerb } from '../core/verb.ts'
 import { jsonParam } from '../db/columns.ts'
 import { withRules } from '../db/rules.ts'
-import { type Tx, withUser } from '../db/with-user.ts'
+import { type Tx, withUser, withUserStatement } from '../db/with-user.ts'
 import {
   type Conversation,
   ConversationCreateSchema,
@@ -43,7 +43,7 @@ const MessagePosition = z.tuple([TimestampSchema, z.uuid()])
  */
 export const listConversations = defineVerb('conversations.list', listQuerySchema, async ({ ctx, input }) => {
   const after = readCursor(input.cursor, ConversationPosition)
-  const rows = await withUser(
+  const rows = await withUserStatement(
     ctx.claims,
     (tx) => tx<Conversation[]>`
       select ${tx(CONVERSATION_COLUMNS)} from public.conversations
@@ -57,7 +57,7 @@ export const listConversations = defineVerb('conversations.list', listQuerySchem
 })
 
 export const getConversation = defineVerb('conversations.get', IdInputSchema, async ({ ctx, input }) => {
-  const [row] = await withUser(
+  const [row] = await withUserStatement(
     ctx.claims,
     (tx) => tx<Conversation[]>`
       select ${tx(CONVERSATION_COLUMNS)} from public.conversations where id = ${input.id}`,
@@ -71,7 +71,7 @@ export const createConversation = defineVerb(
   'conversations.create',
   ConversationCreateSchema,
   async ({ ctx, input }) => {
-    const [row] = await withUser(
+    const [row] = await withUserStatement(
       ctx.claims,
       (tx) => tx<Conversation[]>`
         insert into public.conversations (user_id, title, metadata)
@@ -88,7 +88,7 @@ export const deleteConversation = defineVerb(
   'conversations.delete',
   IdInputSchema,
   async ({ ctx, input }) => {
-    const deleted = await withUser(
+    const deleted = await withUserStatement(
       ctx.claims,
       (tx) => tx`delete from public.conversations where id = ${input.id} returning 1`,
       ctx.tx,
@@ -128,7 +128,7 @@ export const listMessages = defineVerb('messages.list', MessagesQuerySchema, asy
 export const createMessage = defineVerb('messages.create', MessageInputSchema, async ({ ctx, input }) => {
   // A conversation deleted while the message is stored fails the foreign key: to the client it is gone.
   const [row] = await withRules({ messages_conversation_fkey: conversationNotFound }, () =>
-    withUser(
+    withUserStatement(
       ctx.claims,
       (tx) => tx<Message[]>`
         insert into public.messages (user_id, conversation_id, role, content, addressee, metadata)
@@ -165,7 +165,7 @@ export const recordAgentMessage = defineVerb(
       throw new ValidationError([{ path: '', message: 'Only an agent writes agent messages' }])
     const agentId = ctx.actor.agentId
     const [row] = await withRules({ messages_conversation_fkey: conversationNotFound }, () =>
-      withUser(
+      withUserStatement(
         ctx.claims,
         (tx) => tx<Message[]>`
           select ${messageColumns(tx)} from private.insert_message(

@@ -172,6 +172,9 @@ function fromPostgres(error: PostgresErrorLike): DomainError | undefined {
     case '40001':
     case '40P01':
       return new ConflictError('The request collided with a concurrent change; retry it')
+    case 'CS401':
+      // private.require_live_session: the token's session has ended (signed out, or past not_after).
+      return new UnauthorizedError('This session has ended; sign in again')
     case '42501':
       // A row-level security WITH CHECK failure means the row is not the user's to write: to the
       // caller that is a row that does not exist. A missing grant is our bug and stays a 500.

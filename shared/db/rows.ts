@@ -3,7 +3,7 @@ import { NotFoundError } from '../core/errors.ts'
 import type { RowChange, RowVersion } from '../core/schemas.ts'
 import { columnValues, givenColumns } from './columns.ts'
 import { matchesVersion, refuseMissingOrStale, type VersionedTable } from './versions.ts'
-import { withUser } from './with-user.ts'
+import { withUserStatement } from './with-user.ts'
 
 // The verbs' pieces that are the same for every table served by id: read one row, change or
 // delete it conditionally on its version (If-Match). RLS decides which rows the user may touch; a
@@ -45,7 +45,11 @@ export async function getRow<Row extends object>(
   table: RowTable<Row>,
   id: string,
 ): Promise<Row> {
-  const row = await withUser(ctx.claims, (tx) => selectRow(tx, table, id), ctx.tx)
+  const [row] = await withUserStatement(
+    ctx.claims,
+    (tx) => tx<Row[]>`select ${columnsOf(tx, table)} from ${tableOf(tx, table)} where id = ${id}`,
+    ctx.tx,
+  )
   if (!row) throw table.notFound()
   return row
 }

@@ -1,45 +1,50 @@
+import type postgres from 'postgres'
 import type { JwtClaims, Tx } from '../core/context.ts'
-import { UnauthorizedError } from '../core/errors.ts'
 import { getSql } from './client.ts'
 
 export type { Tx } from '../core/context.ts'
 
-const sessionEnded = () => new UnauthorizedError('This session has ended; sign in again')
+// A request runs in one transaction as the user (docs/adr/0001, 0009, 0021): `request.jwt.claims`
+// (bound as a parameter, never pasted into SQL) and `role authenticated`, both transaction-local,
+// so RLS decides every row. The same statement checks that the token's session still lives
+// (tokens are verified without calling Auth, so one would outlive a sign-out by up to its hour):
+// private.require_live_session raises CS401 if not, which aborts the transaction, so nothing the
+// request did is kept and it is answered 401 (core/errors.ts maps CS401).
+
+function openTransaction(tx: Tx, claims: JwtClaims) {
+  // Only verified claims get here; anything else is a bug, refused before it reaches the pipeline.
+  if (typeof claims?.sub !== 'string') throw new Error('withUser needs the verified claims of a user')
+  return Promise.all([
+    tx`begin`.execute(),
+    tx`
+      select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+             set_config('role', 'authenticated', true),
+             private.require_live_session(${claims.session_id ?? null}::uuid)`.execute(),
+  ])
+}
 
 /**
- * Runs `fn` in one transaction as the user: `request.jwt.claims` (bound as a parameter, never
- * pasted into SQL) and `role authenticated`, both transaction-local, so RLS decides every row.
- * BEGIN, the settings and fn's first query go out in one write on a reserved connection (postgres.js
- * pipelines them), so a one-query request costs two round trips: that one and COMMIT. If any of
- * them fails the transaction is aborted and fn's queries fail too: nothing runs without the role.
- * The same statement asks whether the token's session is still live (tokens are verified without
- * calling Auth, so one outlives a sign-out by up to its hour): if not, nothing fn did is kept and
- * the request is 401. Given `outer`, fn joins that transaction instead.
+ * Runs `fn`, which may run several statements, in one transaction as the user. BEGIN, the settings
+ * and fn's first query go out in one write on a reserved connection (postgres.js pipelines them);
+ * COMMIT follows once fn is done: two round trips for one query. If the settings fail (the session
+ * has ended, say), fn's queries fail too and that failure is reported. Given `outer`, fn joins
+ * that transaction instead.
  */
 export async function withUser<T>(claims: JwtClaims, fn: (tx: Tx) => Promise<T>, outer?: Tx): Promise<T> {
   if (outer) return fn(outer)
-  // Only verified claims get here; anything else is a bug, refused before it reaches the pipeline.
-  if (typeof claims?.sub !== 'string') throw new Error('withUser needs the verified claims of a user')
   const tx = await getSql().reserve()
   try {
-    const opened = Promise.all([
-      tx`begin`.execute(),
-      tx<{ active: boolean }[]>`
-        select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-               set_config('role', 'authenticated', true),
-               private.session_is_active(${claims.session_id ?? null}::uuid) as active`.execute(),
-    ]).then(([, [settings]]) => (settings.active ? undefined : sessionEnded()))
+    const opened = openTransaction(tx, claims)
     // Awaited below; until then a failure must not count as an unhandled rejection.
     opened.catch(() => {})
     let result: T
     try {
       result = await fn(tx)
-      const ended = await opened
-      if (ended) throw ended
+      await opened
     } catch (error) {
-      // When the settings failed or the session has ended, fn's error is only an echo: report the cause.
+      // When the settings failed, fn's error is only an echo ("transaction is aborted"): report the cause.
       const cause = await opened.then(
-        (ended) => ended,
+        () => undefined,
         (setupError: unknown) => setupError,
       )
       await tx`rollback`.catch(() => {})
@@ -47,6 +52,34 @@ export async function withUser<T>(claims: JwtClaims, fn: (tx: Tx) => Promise<T>,
     }
     await tx`commit`
     return result
+  } finally {
+    tx.release()
+  }
+}
+
+/**
+ * Runs one statement as the user in one round trip: BEGIN, the settings, the statement and COMMIT
+ * go out in one write. If the settings or the statement fail, the transaction is aborted and
+ * Postgres answers the COMMIT as a rollback, so nothing is kept; the first failure is reported.
+ * `statement` must build the query without awaiting it. Given `outer`, it runs in that transaction.
+ */
+export async function withUserStatement<Rows extends readonly postgres.MaybeRow[]>(
+  claims: JwtClaims,
+  statement: (tx: Tx) => postgres.PendingQuery<Rows>,
+  outer?: Tx,
+): Promise<postgres.RowList<Rows>> {
+  if (outer) return statement(outer)
+  const tx = await getSql().reserve()
+  try {
+    const [opened, result, committed] = await Promise.allSettled([
+      openTransaction(tx, claims),
+      statement(tx).execute(),
+      tx`commit`.execute(),
+    ])
+    if (opened.status === 'rejected') throw opened.reason
+    if (result.status === 'rejected') throw result.reason
+    if (committed.status === 'rejected') throw committed.reason
+    return result.value
   } finally {
     tx.release()
   }

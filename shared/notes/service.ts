@@ -10,7 +10,7 @@ import { defineVerb } from '../core/verb.ts'
 import { jsonParam } from '../db/columns.ts'
 import { deleteRow, getRow, rowTable, updateRow } from '../db/rows.ts'
 import { type RuleErrors, withRules } from '../db/rules.ts'
-import { withUser } from '../db/with-user.ts'
+import { withUser, withUserStatement } from '../db/with-user.ts'
 import {
   MAX_NOTE_BYTES,
   type Note,
@@ -45,7 +45,7 @@ const ListPosition = z.tuple([z.boolean(), TimestampSchema, z.uuid()])
 
 export const listNotes = defineVerb('notes.list', NoteListQuerySchema, async ({ ctx, input }) => {
   const after = readCursor(input.cursor, ListPosition)
-  const rows = await withUser(
+  const rows = await withUserStatement(
     ctx.claims,
     (tx) => tx<NoteRow[]>`
       select ${tx(NOTE_COLUMNS)} from public.notes

@@ -7,7 +7,7 @@ import { defineVerb } from '../core/verb.ts'
 import { jsonParam } from '../db/columns.ts'
 import { deleteRow, getRow, rowTable, selectRow, updateRow } from '../db/rows.ts'
 import { type RuleErrors, withRules } from '../db/rules.ts'
-import { withUser } from '../db/with-user.ts'
+import { withUser, withUserStatement } from '../db/with-user.ts'
 import {
   type Goal,
   GoalChangeSchema,
@@ -46,7 +46,7 @@ const ListPosition = z.tuple([TimestampSchema, z.uuid()])
 
 export const listGoals = defineVerb('goals.list', GoalListQuerySchema, async ({ ctx, input }) => {
   const after = readCursor(input.cursor, ListPosition)
-  const rows = await withUser(
+  const rows = await withUserStatement(
     ctx.claims,
     (tx) => tx<Goal[]>`
       select ${tx(GOAL_COLUMNS)} from public.goals
@@ -82,22 +82,20 @@ export const getGoal = defineVerb('goals.get', IdInputSchema, ({ ctx, input }) =
 /** Creates a goal, recording who made it. */
 export const createGoal = defineVerb('goals.create', GoalCreateSchema, async ({ ctx, input }) => {
   const { source, source_reference } = provenanceOf(ctx.actor)
-  return withRules(rules, () =>
-    withUser(
+  return withRules(rules, async () => {
+    const [row] = await withUserStatement(
       ctx.claims,
-      async (tx) => {
-        const [row] = await tx<Goal[]>`
+      (tx) => tx<Goal[]>`
           insert into public.goals (user_id, parent_goal_id, title, description, timeframe, status, progress,
                                     priority, due_date, metadata, source, source_reference)
           values (${ctx.userId}, ${input.parent_goal_id}, ${input.title}, ${input.description}, ${input.timeframe},
                   ${input.status}, ${input.progress}, ${input.priority}, ${input.due_date},
                   ${jsonParam(tx, input.metadata)}, ${source}, ${source_reference && jsonParam(tx, source_reference)})
-          returning ${tx(GOAL_COLUMNS)}`
-        return row
-      },
+          returning ${tx(GOAL_COLUMNS)}`,
       ctx.tx,
-    ),
-  )
+    )
+    return row
+  })
 })
 
 export const updateGoal = defineVerb('goals.update', GoalChangeSchema, ({ ctx, input }) =>
@@ -125,7 +123,7 @@ export const listReflections = defineVerb(
   async ({ ctx, input }) => {
     const after = readCursor(input.cursor, ListPosition)
     const { from, to } = input
-    const rows = await withUser(
+    const rows = await withUserStatement(
       ctx.claims,
       (tx) => tx<Reflection[]>`
       select ${tx(REFLECTION_COLUMNS)} from public.reflections
@@ -152,7 +150,7 @@ export const createReflection = defineVerb(
   ReflectionCreateSchema,
   async ({ ctx, input }) => {
     const { source, source_reference } = provenanceOf(ctx.actor)
-    const [row] = await withUser(
+    const [row] = await withUserStatement(
       ctx.claims,
       (tx) => tx<Reflection[]>`
       insert into public.reflections (user_id, reflection_type, title, content, mood, metadata, source,

@@ -9,7 +9,7 @@ import { columnValues, givenColumns, jsonParam } from '../db/columns.ts'
 import { deleteRow, getRow, rowTable } from '../db/rows.ts'
 import { type RuleErrors, withRules } from '../db/rules.ts'
 import { matchesVersion, refuseMissingOrStale } from '../db/versions.ts'
-import { withUser } from '../db/with-user.ts'
+import { withUser, withUserStatement } from '../db/with-user.ts'
 import {
   TASK_PRIORITIES,
   type Task,
@@ -75,7 +75,7 @@ export const listTasks = defineVerb('tasks.list', TaskListQuerySchema, async ({ 
   const after = cursor && sort.position.safeParse(cursor.slice(2))
   if (after && !after.success)
     throw new ValidationError([{ path: 'cursor', message: 'The cursor is not valid' }])
-  const rows = await withUser(
+  const rows = await withUserStatement(
     ctx.claims,
     (tx) => {
       const key = tx.unsafe(sort.columns.join(', '))
@@ -106,23 +106,21 @@ export const getTask = defineVerb('tasks.get', IdInputSchema, ({ ctx, input }) =
 /** Creates a task (recording who made it); one created done is completed now. */
 export const createTask = defineVerb('tasks.create', TaskCreateSchema, async ({ ctx, input }) => {
   const { source, source_reference } = provenanceOf(ctx.actor)
-  return withRules(rules, () =>
-    withUser(
+  return withRules(rules, async () => {
+    const [row] = await withUserStatement(
       ctx.claims,
-      async (tx) => {
-        const [row] = await tx<Task[]>`
+      (tx) => tx<Task[]>`
           insert into public.tasks (user_id, parent_id, title, description, status, priority, due_date, due_time,
                                     source, source_reference, completed_at, metadata)
           values (${ctx.userId}, ${input.parent_id}, ${input.title}, ${input.description}, ${input.status},
                   ${input.priority}, ${input.due_date}, ${input.due_time}, ${source},
                   ${source_reference && jsonParam(tx, source_reference)},
                   ${input.status === 'done' ? tx`now()` : null}, ${jsonParam(tx, input.metadata)})
-          returning ${tx(TASK_COLUMNS)}`
-        return row
-      },
+          returning ${tx(TASK_COLUMNS)}`,
       ctx.tx,
-    ),
-  )
+    )
+    return row
+  })
 })
 
 /** A status change that also sets completed_at (now, when first done) or clears it. */

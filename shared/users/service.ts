@@ -4,7 +4,7 @@ import type { ServiceContext, Tx } from '../core/context.ts'
 import { NotFoundError } from '../core/errors.ts'
 import { columnsOf } from '../core/schemas.ts'
 import { defineVerb } from '../core/verb.ts'
-import { withUser } from '../db/with-user.ts'
+import { withUserStatement } from '../db/with-user.ts'
 import {
   type Preferences,
   type Profile,
@@ -24,12 +24,8 @@ const NoInputSchema = z.object({})
 const profileNotFound = () => new NotFoundError('No profile for this user')
 
 // The explicit id filter is defence in depth; RLS already limits every statement to the user's row.
-async function selectProfile(tx: Tx, userId: string): Promise<ProfileRow | undefined> {
-  const [row] = await tx<
-    ProfileRow[]
-  >`select ${tx(PROFILE_COLUMNS)} from public.profiles where id = ${userId}`
-  return row
-}
+const selectProfile = (tx: Tx, userId: string) =>
+  tx<ProfileRow[]>`select ${tx(PROFILE_COLUMNS)} from public.profiles where id = ${userId}`
 
 const withEmail = (ctx: ServiceContext, row: ProfileRow): Profile => ({
   ...row,
@@ -37,22 +33,21 @@ const withEmail = (ctx: ServiceContext, row: ProfileRow): Profile => ({
 })
 
 export const getMe = defineVerb('profile.get', NoInputSchema, async ({ ctx }) => {
-  const row = await withUser(ctx.claims, (tx) => selectProfile(tx, ctx.userId), ctx.tx)
+  const [row] = await withUserStatement(ctx.claims, (tx) => selectProfile(tx, ctx.userId), ctx.tx)
   if (!row) throw profileNotFound()
   return withEmail(ctx, row)
 })
 
 export const updateMe = defineVerb('profile.update', ProfileUpdateSchema, async ({ ctx, input }) => {
   const columns = (['full_name', 'avatar_url'] as const).filter((column) => input[column] !== undefined)
-  const row = await withUser(
+  const [row] = await withUserStatement(
     ctx.claims,
-    async (tx) => {
-      if (columns.length === 0) return selectProfile(tx, ctx.userId)
-      const [updated] = await tx<ProfileRow[]>`
-        update public.profiles set ${tx(input, columns)} where id = ${ctx.userId}
-        returning ${tx(PROFILE_COLUMNS)}`
-      return updated
-    },
+    (tx) =>
+      columns.length === 0
+        ? selectProfile(tx, ctx.userId)
+        : tx<ProfileRow[]>`
+            update public.profiles set ${tx(input, columns)} where id = ${ctx.userId}
+            returning ${tx(PROFILE_COLUMNS)}`,
     ctx.tx,
   )
   if (!row) throw profileNotFound()
@@ -60,7 +55,7 @@ export const updateMe = defineVerb('profile.update', ProfileUpdateSchema, async 
 })
 
 export const getPreferences = defineVerb('preferences.get', NoInputSchema, async ({ ctx }) => {
-  const [row] = await withUser(
+  const [row] = await withUserStatement(
     ctx.claims,
     (tx) =>
       tx<{ preferences: Preferences }[]>`select preferences from public.profiles where id = ${ctx.userId}`,
@@ -74,7 +69,7 @@ export const replacePreferences = defineVerb(
   'preferences.replace',
   PreferencesSchema,
   async ({ ctx, input }) => {
-    const [row] = await withUser(
+    const [row] = await withUserStatement(
       ctx.claims,
       (tx) => tx<{ preferences: Preferences }[]>`
       update public.profiles set preferences = ${tx.json(input as JSONValue)} where id = ${ctx.userId}

@@ -2,7 +2,7 @@ import { createConnection, createServer, type Server } from 'node:net'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { setConfigForTests } from '../../shared/config.ts'
 import { closeSql } from '../../shared/db/client.ts'
-import { withUser } from '../../shared/db/with-user.ts'
+import { withUser, withUserStatement } from '../../shared/db/with-user.ts'
 import { stack } from '../helpers/stack.ts'
 
 // A TCP relay in front of the database counts the client's writes: a client that waits for an
@@ -42,4 +42,14 @@ it('sends BEGIN, the user settings and the first query together: two round trips
   const [row] = await run()
   expect(row.uid).toBe(claims.sub)
   expect(writes).toBe(2)
+})
+
+it('sends BEGIN, the settings, a one-statement verb’s statement and COMMIT together: one round trip', async () => {
+  const claims = { sub: crypto.randomUUID(), role: 'authenticated', aud: 'authenticated' }
+  const run = () => withUserStatement(claims, (tx) => tx`select auth.uid() as uid`)
+  await run()
+  writes = 0
+  const [row] = await run()
+  expect(row.uid).toBe(claims.sub)
+  expect(writes).toBe(1)
 })

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { closeSql, getSql } from '../../shared/db/client.ts'
-import { withUser } from '../../shared/db/with-user.ts'
+import { toDomainError } from '../../shared/core/errors.ts'
+import { withUser, withUserStatement } from '../../shared/db/with-user.ts'
 import type { JwtClaims } from '../../shared/core/context.ts'
 import { type TestUser, twoUsers } from '../helpers/stack.ts'
 
@@ -119,5 +120,63 @@ describe('withUser', () => {
 
   it('works when fn runs no query at all', async () => {
     expect(await withUser(claimsOf(ada), async () => 42)).toBe(42)
+  })
+})
+
+describe('withUserStatement (one statement, one round trip)', () => {
+  it('runs the statement as the user and commits it', async () => {
+    const rows = await withUserStatement(
+      claimsOf(ada),
+      (tx) =>
+        tx`update public.profiles set full_name = 'one trip' where id = ${ada.id} returning auth.uid() as uid`,
+    )
+    expect(rows[0].uid).toBe(ada.id)
+    expect(await fullName(ada)).toBe('one trip')
+  })
+
+  it('keeps nothing when the statement fails (the COMMIT becomes a rollback), and rethrows its error', async () => {
+    const outcome = withUserStatement(
+      claimsOf(ada),
+      (tx) => tx`update public.profiles set full_name = ${'x'.repeat(300)} where id = ${ada.id}`,
+    )
+    await expect(outcome).rejects.toMatchObject({ code: '23514' })
+    expect(await fullName(ada)).toBe('one trip')
+    const [{ role }] = await withUserStatement(claimsOf(ada), (tx) => tx`select current_user::text as role`)
+    expect(role).toBe('authenticated')
+  })
+
+  it('keeps nothing for a session that has ended: the check raises inside the transaction (401)', async () => {
+    const ended = claimsOf(ada, { session_id: crypto.randomUUID() })
+    const outcome = withUserStatement(
+      ended,
+      (tx) => tx`update public.profiles set full_name = 'after sign-out' where id = ${ada.id}`,
+    )
+    const error = await outcome.then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    )
+    expect(toDomainError(error)).toMatchObject({ code: 'unauthorized', status: 401 })
+    expect(await fullName(ada)).toBe('one trip')
+    const multi = withUser(
+      ended,
+      (tx) => tx`update public.profiles set full_name = 'nor here' where id = ${ada.id}`,
+    )
+    expect(toDomainError(await multi.catch((thrown: unknown) => thrown))).toMatchObject({
+      code: 'unauthorized',
+    })
+    expect(await fullName(ada)).toBe('one trip')
+  })
+
+  it('leaves the connection clean and keeps concurrent users apart', async () => {
+    const users = [ada, bob, ada, bob, ada, bob, ada, bob]
+    const seen = await Promise.all(
+      users.map(
+        async (user) =>
+          (await withUserStatement(claimsOf(user), (tx) => tx`select auth.uid() as uid`))[0].uid,
+      ),
+    )
+    expect(seen).toEqual(users.map((user) => user.id))
+    const [row] = await getSql()`select current_setting('request.jwt.claims', true) as claims`
+    expect(row.claims).toBeOneOf(['', null])
   })
 })

@@ -1,7 +1,7 @@
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Config } from '../../shared/config.ts'
-import { verifyAccessToken } from '../../shared/http/require-user.ts'
+import { verifiedTokenCount, verifyAccessToken } from '../../shared/http/require-user.ts'
 import { DomainError } from '../../shared/core/errors.ts'
 
 const SECRET = 'a-legacy-secret-with-at-least-32-characters'
@@ -154,5 +154,61 @@ describe('verifyAccessToken refuses with 401 unauthorized', () => {
 
   it('a token not yet valid (nbf in the future)', async () => {
     await rejection(await token({ claims: { nbf: now() + 3600 } }))
+  })
+})
+
+describe('verified tokens kept per instance', () => {
+  /** The test configuration with a JWKS that counts how often a signature is checked against it. */
+  function countingConfig() {
+    const lookups = { count: 0 }
+    const counted: Config = {
+      ...config,
+      jwks: (async (...args: Parameters<Config['jwks']>) => {
+        lookups.count++
+        return config.jwks(...args)
+      }) as Config['jwks'],
+    }
+    return { counted, lookups }
+  }
+
+  afterEach(() => vi.useRealTimers())
+
+  it('checks a token’s signature once, then answers from memory while it has not expired', async () => {
+    const { counted, lookups } = countingConfig()
+    const issued = await token({ claims: { jti: crypto.randomUUID() } })
+    const first = await verifyAccessToken(issued, counted)
+    const second = await verifyAccessToken(issued, counted)
+    expect(second).toEqual(first)
+    expect(lookups.count).toBe(1)
+  })
+
+  it('still refuses a forged or altered token after the real one is kept', async () => {
+    const { counted } = countingConfig()
+    const issued = await token({ claims: { jti: crypto.randomUUID() } })
+    await verifyAccessToken(issued, counted)
+    const [header, payload, signature] = issued.split('.')
+    const altered = `${header}.${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`
+    await expect(verifyAccessToken(altered, counted)).rejects.toMatchObject({ code: 'unauthorized' })
+    const otherSub = `${header}.${encode({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub: crypto.randomUUID() })}.${signature}`
+    await expect(verifyAccessToken(otherSub, counted)).rejects.toMatchObject({ code: 'unauthorized' })
+    await expect(verifyAccessToken(await token({ key: strangerKey }), counted)).rejects.toMatchObject({
+      code: 'unauthorized',
+    })
+  })
+
+  it('drops a kept token once it expires: it is refused as expired, not answered from memory', async () => {
+    const { counted } = countingConfig()
+    const issued = await token({ claims: { exp: now() + 60, jti: crypto.randomUUID() } })
+    await verifyAccessToken(issued, counted)
+    vi.useFakeTimers({ now: Date.now() + 120_000 })
+    await expect(verifyAccessToken(issued, counted)).rejects.toMatchObject({
+      code: 'unauthorized',
+      message: 'The access token has expired',
+    })
+  })
+
+  it('keeps at most a bounded number of tokens', async () => {
+    for (let i = 0; i < 1050; i++) await verifyAccessToken(await hs256({ jti: String(i) }), config)
+    expect(verifiedTokenCount()).toBeLessThanOrEqual(1000)
   })
 })

@@ -1,0 +1,49 @@
+import { userContext } from '../shared/core/context.ts'
+import { verifyAccessToken } from '../shared/http/require-user.ts'
+import { listNotes } from '../shared/notes/service.ts'
+import { getMe } from '../shared/users/service.ts'
+import { expectOk, type Measurement, measure } from './lib.ts'
+import type { BenchContext } from './run.ts'
+
+// The request path against what it costs at least: each case through the whole path (gateway →
+// Deno function → token check → withUser → Postgres) and the verb's own statements sent directly
+// from here, through the same withUser code, so the direct row pipelines exactly what a request
+// does. Each at concurrency 1, 8 and 32, after a warm-up long enough that repeated passes agree.
+
+const CONCURRENCY = [1, 8, 32]
+const NOTES = 200
+
+export async function benchRequestPath({ stack, sql, user }: BenchContext): Promise<Measurement[]> {
+  await sql`
+    insert into public.notes (user_id, title)
+    select ${user.id}, 'Path note ' || n from generate_series(1, ${NOTES}) n`
+  const ctx = userContext(await verifyAccessToken(user.token))
+  const headers = { authorization: `Bearer ${user.token}` }
+  const api = `${stack.apiUrl}/functions/v1`
+  const cases = [
+    {
+      name: 'GET users/me',
+      full: async () => expectOk(await fetch(`${api}/users/me`, { headers })),
+      direct: () => getMe.trusted({ ctx, input: {} }),
+    },
+    {
+      name: 'GET notes?limit=50',
+      full: async () => expectOk(await fetch(`${api}/notes?limit=50`, { headers })),
+      direct: () => listNotes.trusted({ ctx, input: { limit: 50, is_archived: false } }),
+    },
+  ]
+  const rows: Measurement[] = []
+  for (const { name, full, direct } of cases) {
+    for (const concurrency of CONCURRENCY) {
+      const options = { requests: concurrency === 1 ? 1000 : 3000, concurrency, warmup: 500 }
+      const path = await measure(`${name}, full path`, full, options)
+      const statements = await measure(`${name}, its statements directly`, direct, options)
+      rows.push(path, statements)
+      console.log(
+        `${name} at concurrency ${concurrency}: full path ${(path.rps / statements.rps).toFixed(2)} of the ` +
+          `direct statements' throughput; p50 ${path.p50.toFixed(2)} ms vs ${statements.p50.toFixed(2)} ms`,
+      )
+    }
+  }
+  return rows
+}
