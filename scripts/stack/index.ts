@@ -7,7 +7,7 @@ import { createGateway, type GatewayOptions, listen } from './gateway.ts'
 import { loadKeys, type StackKeys } from './keys.ts'
 import { applyMigrations, PROJECT_ROOT } from './migrate.ts'
 import { projectConfig } from './project-config.ts'
-import { createAuthService } from './auth/service.ts'
+import { createGoTrueService } from './gotrue/service.ts'
 import { createRealtimeServer } from './realtime/server.ts'
 
 export interface StackOptions {
@@ -97,7 +97,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const apiUrl = `http://${host}:${apiPort}`
 
     const auth = projectConfig().auth ?? {}
-    gatewayOptions.auth = createAuthService({
+    gatewayOptions.auth = createGoTrueService({
       sql,
       keys,
       issuer: `${apiUrl}/auth/v1`,

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http'
 import { decodeJwt } from 'jose'
 import { afterAll, describe, expect, it } from 'vitest'
 import { app } from '../../functions/auth/app.ts'
-import { newEmail } from '../helpers/auth-service.ts'
+import { newEmail } from '../helpers/gotrue.ts'
 import { adminSql, stack } from '../helpers/stack.ts'
 
 // The `auth` function under Deno behind the gateway, as a frontend calls it, on the local auth service.

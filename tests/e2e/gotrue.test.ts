@@ -1,16 +1,16 @@
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authClient, newEmail, type ServedAuth, serveAuthService } from '../helpers/auth-service.ts'
+import { authClient, newEmail, type ServedGoTrue, serveGoTrue } from '../helpers/gotrue.ts'
 import { adminSql, stack } from '../helpers/stack.ts'
 
-// The local auth service, driven by the real supabase-js client through the stack's gateway (and,
+// The local GoTrue service (scripts/stack/gotrue), driven by the real supabase-js client through the stack's gateway (and,
 // where a setting must differ, through a second instance on the same database).
 
 const PASSWORD = 'correct-horse-1'
 const db = adminSql()
 afterAll(() => db.end())
 
-/** A raw request to an auth service, with the anon key and (unless `legacy`) the 2024-01-01 API version. */
+/** A raw request to a GoTrue service, with the anon key and (unless `legacy`) the 2024-01-01 API version. */
 function gotrue(base: string, path: string, init: RequestInit & { legacy?: boolean } = {}) {
   const headers = new Headers(init.headers)
   if (!headers.has('apikey')) headers.set('apikey', stack.anonKey)
@@ -260,9 +260,9 @@ describe('refresh tokens', () => {
   })
 
   describe('after the reuse interval', () => {
-    let strict: ServedAuth
+    let strict: ServedGoTrue
     beforeAll(async () => {
-      strict = await serveAuthService({ refreshTokenReuseInterval: 0 })
+      strict = await serveGoTrue({ refreshTokenReuseInterval: 0 })
     })
     afterAll(() => strict.close())
 
@@ -496,9 +496,9 @@ describe('errors, as GoTrue words them', () => {
 })
 
 describe('brute-force protection', () => {
-  let limited: ServedAuth
+  let limited: ServedGoTrue
   beforeAll(async () => {
-    limited = await serveAuthService({
+    limited = await serveGoTrue({
       loginLimits: {
         windowSeconds: 60,
         delayMs: 10,

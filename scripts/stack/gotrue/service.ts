@@ -32,7 +32,7 @@ import {
   userJson,
 } from './users.ts'
 
-export interface AuthServiceOptions {
+export interface GoTrueServiceOptions {
   /** A postgres.js client connected as `postgres`. */
   sql: postgres.Sql
   keys: StackKeys
@@ -61,7 +61,7 @@ function clientInfo(c: Context): ClientInfo {
  * The GoTrue endpoints supabase-js uses, over the `auth` schema, mounted at /auth/v1 (see
  * docs/adr/0004-local-auth-service.md for what it leaves out).
  */
-export function createAuthService(options: AuthServiceOptions): Hono {
+export function createGoTrueService(options: GoTrueServiceOptions): Hono {
   const { sql, keys, issuer } = options
   const jwtExpiry = options.jwtExpiry ?? 3600
   const reuseInterval = options.refreshTokenReuseInterval ?? 10
@@ -346,7 +346,7 @@ export function createAuthService(options: AuthServiceOptions): Hono {
 
   app.onError((error, c) => {
     if (error instanceof AuthError) return errorResponse(c, error)
-    console.error('auth service:', error)
+    console.error('gotrue:', error)
     return errorResponse(
       c,
       new AuthError(

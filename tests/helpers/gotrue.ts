@@ -6,7 +6,7 @@ import { importJWK, type JWK } from 'jose'
 import postgres from 'postgres'
 import { inject } from 'vitest'
 import WebSocket from 'ws'
-import { type AuthServiceOptions, createAuthService } from '../../scripts/stack/auth/service.ts'
+import { createGoTrueService, type GoTrueServiceOptions } from '../../scripts/stack/gotrue/service.ts'
 import type { StackKeys } from '../../scripts/stack/keys.ts'
 
 const stack = inject('stack')
@@ -29,19 +29,19 @@ async function stackKeys(): Promise<StackKeys> {
   }
 }
 
-export interface ServedAuth {
+export interface ServedGoTrue {
   /** The origin supabase-js is given; the service answers under `${url}/auth/v1`. */
   url: string
   close(): Promise<void>
 }
 
 /**
- * A second auth service on the stack's database with its own settings (short reuse interval, low
+ * A second GoTrue service on the stack's database with its own settings (short reuse interval, low
  * login limits), served on a free port the way the gateway mounts the stack's own.
  */
-export async function serveAuthService(
-  settings: Omit<AuthServiceOptions, 'sql' | 'keys' | 'issuer'> = {},
-): Promise<ServedAuth> {
+export async function serveGoTrue(
+  settings: Omit<GoTrueServiceOptions, 'sql' | 'keys' | 'issuer'> = {},
+): Promise<ServedGoTrue> {
   const sql = postgres(stack.dbUrl, { max: 2, onnotice: () => {} })
   const keys = await stackKeys()
   // The issuer names the port, which is known only once the server listens.
@@ -57,7 +57,7 @@ export async function serveAuthService(
     )
   })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  service = createAuthService({ sql, keys, issuer: `${url}/auth/v1`, ...settings })
+  service = createGoTrueService({ sql, keys, issuer: `${url}/auth/v1`, ...settings })
   return {
     url,
     async close() {
