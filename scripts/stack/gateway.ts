@@ -8,8 +8,8 @@ import {
 import { Agent } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { getRequestListener } from '@hono/node-server'
-import { createLocalJWKSet, jwtVerify } from 'jose'
 import type { FunctionWorker } from './functions/runner.ts'
+import { createJwtVerifier } from './jwt.ts'
 import type { StackKeys } from './keys.ts'
 
 /** A service mounted under the gateway, spoken to with web-standard requests. */
@@ -48,8 +48,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  */
 export function createGateway(options: GatewayOptions): Server {
   const { keys } = options
-  const jwks = createLocalJWKSet(keys.jwks)
-  const secret = new TextEncoder().encode(keys.jwtSecret)
+  const verifyJwt = createJwtVerifier(keys)
   // Services are looked up per request: the stack mounts them once the gateway's port (and so
   // their public URL) is known.
   const auth = getRequestListener((request) => options.auth?.fetch(request) ?? notFound())
@@ -66,14 +65,10 @@ export function createGateway(options: GatewayOptions): Server {
 
   async function validJwt(token: string | undefined): Promise<boolean> {
     if (!token) return false
-    try {
-      const alg = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).alg
-      if (alg === 'HS256') await jwtVerify(token, secret, { algorithms: ['HS256'] })
-      else await jwtVerify(token, jwks, { algorithms: ['ES256', 'RS256'] })
-      return true
-    } catch {
-      return false
-    }
+    return verifyJwt(token).then(
+      () => true,
+      () => false,
+    )
   }
 
   async function toFunction(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {

@@ -1,8 +1,8 @@
 import bcrypt from 'bcryptjs'
 import { type Context, Hono } from 'hono'
 import { cors } from 'hono/cors'
-import { jwtVerify } from 'jose'
 import type postgres from 'postgres'
+import { createJwtVerifier } from '../jwt.ts'
 import type { StackKeys } from '../keys.ts'
 import { AuthError, badRequest, errorResponse, forbidden, unprocessable } from './errors.ts'
 import { defaultLoginLimits, type LoginLimits, LoginLimiter } from './login-limiter.ts'
@@ -69,7 +69,7 @@ export function createGoTrueService(options: GoTrueServiceOptions): Hono {
   const bcryptCost = options.bcryptCost ?? 10
   const limiter = new LoginLimiter({ ...defaultLoginLimits, ...options.loginLimits })
   const signer = createTokenSigner(keys)
-  const legacySecret = new TextEncoder().encode(keys.jwtSecret)
+  const verifyJwt = createJwtVerifier(keys)
   // Compared against when an email is unknown, so the answer takes as long as for a wrong password.
   const decoyHash = bcrypt.hashSync(crypto.randomUUID(), bcryptCost)
 
@@ -139,8 +139,8 @@ export function createGoTrueService(options: GoTrueServiceOptions): Hono {
         401,
       )
     }
-    const role = await jwtVerify(apikey, legacySecret, { algorithms: ['HS256'] }).then(
-      ({ payload }) => payload.role,
+    const role = await verifyJwt(apikey).then(
+      (claims) => claims.role,
       () => undefined,
     )
     if (role !== 'anon' && role !== 'service_role') {
