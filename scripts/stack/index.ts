@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { type Database, startDatabase } from './database.ts'
+import { readEnvFiles } from './env-files.ts'
 import { declaredFunctions, FunctionWorker } from './functions/runner.ts'
 import { createGateway, type GatewayOptions, listen } from './gateway.ts'
 import { loadKeys, type StackKeys } from './keys.ts'
@@ -49,20 +50,9 @@ export function functionEnv(
   }
 }
 
-/** Provider keys and other settings a developer keeps in .env reach the functions, as `supabase functions serve --env-file` does. */
-function dotenv(): Record<string, string> {
-  const file = join(PROJECT_ROOT, '.env')
-  if (!existsSync(file)) return {}
-  const env: Record<string, string> = {}
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)
-    if (match) env[match[1]] = match[2].replace(/^(['"])(.*)\1$/, '$2')
-  }
-  return env
-}
-
 export async function startStack(options: StackOptions): Promise<Stack> {
   const host = options.host ?? '127.0.0.1'
+  const log = options.log ?? ((name: string, line: string) => console.error(`[${name}] ${line}`))
   const cleanups: Array<() => Promise<void>> = []
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
@@ -108,7 +98,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const realtime = await createRealtimeServer({
       dbUrl: database.url,
       keys,
-      log: (line) => (options.log ?? ((name, text) => console.error(`[${name}] ${text}`)))('realtime', line),
+      log: (line) => log('realtime', line),
     })
     gatewayOptions.realtime = realtime
     cleanups.push(() => realtime.close())
@@ -118,7 +108,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stopHints()
     })
 
-    const env = { ...dotenv(), ...functionEnv(apiUrl, database.url, keys) }
+    // Provider keys and other settings a developer keeps in env files, as `supabase functions serve` passes them.
+    const env = {
+      ...readEnvFiles(PROJECT_ROOT, (line) => log('stack', line)),
+      ...functionEnv(apiUrl, database.url, keys),
+    }
     for (const spec of declaredFunctions()) {
       gatewayOptions.functions.set(
         spec.name,
@@ -131,7 +125,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     })
     // A function that fails to start is reported and answered 503 until it starts; the rest serve.
     const started = await Promise.allSettled(workers.map((worker) => worker.whenReady()))
-    const log = options.log ?? ((name: string, line: string) => console.error(`[${name}] ${line}`))
     started.forEach((result, i) => {
       if (result.status === 'rejected') log(workers[i].spec.name, `did not start: ${result.reason.message}`)
     })
