@@ -1,3 +1,4 @@
+import { readBodyWithin } from '../body.ts'
 import { type Hub, topicKey } from './hub.ts'
 import { type Claims, TokenError } from './tokens.ts'
 
@@ -22,7 +23,7 @@ export async function handleRest(hub: Hub, request: Request): Promise<Response> 
   }
   const limit = hub.limits.maxPayloadBytes
   if (single) {
-    const body = await readBody(request, limit)
+    const body = await readBodyWithin(request, limit)
     if (!body) return json(413, { message: 'Payload size exceeds tenant limit' })
     return broadcastOne(
       hub,
@@ -34,7 +35,7 @@ export async function handleRest(hub: Hub, request: Request): Promise<Response> 
     )
   }
   // A batch may carry many messages, each within the payload limit.
-  const body = await readBody(request, Math.max(1024 * 1024, 4 * limit))
+  const body = await readBodyWithin(request, Math.max(1024 * 1024, 4 * limit))
   if (!body) return json(413, { message: 'Payload size exceeds tenant limit' })
   return broadcastBatch(hub, claims, body)
 }
@@ -136,23 +137,6 @@ function bearer(request: Request): string | undefined {
   const header = request.headers.get('authorization')
   const match = header ? /^bearer\s+(.+)$/i.exec(header.trim()) : null
   return match?.[1] ?? request.headers.get('apikey') ?? undefined
-}
-
-/** The body, or null when it is longer than `limit` bytes (reading stops there). */
-async function readBody(request: Request, limit: number): Promise<Uint8Array | null> {
-  if (Number(request.headers.get('content-length') ?? 0) > limit) return null
-  const chunks: Uint8Array[] = []
-  let size = 0
-  const reader = request.body?.getReader()
-  for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader?.read()) {
-    size += chunk.value.length
-    if (size > limit) {
-      await reader?.cancel()
-      return null
-    }
-    chunks.push(chunk.value)
-  }
-  return Buffer.concat(chunks, size)
 }
 
 function isJson(body: Uint8Array): boolean {
