@@ -13,6 +13,15 @@ export async function handleRest(hub: Hub, request: Request): Promise<Response> 
   const single = /^\/api\/broadcast\/([^/]+)\/events\/([^/]+)$/.exec(path)
   if (path !== '/api/broadcast' && !single) return json(404, { message: 'not found' })
   if (request.method !== 'POST') return json(405, { message: 'method not allowed' })
+  let target: { topic: string; event: string } | undefined
+  if (single) {
+    const [topic, event] = [decodeSegment(single[1]), decodeSegment(single[2])]
+    // As Plug's router does, a path that does not percent-decode is the client's error.
+    if (topic === undefined || event === undefined) {
+      return json(400, { message: 'The topic or event in the path is not valid percent-encoded UTF-8' })
+    }
+    target = { topic, event }
+  }
 
   let claims: Claims
   try {
@@ -22,17 +31,10 @@ export async function handleRest(hub: Hub, request: Request): Promise<Response> 
     return json(401, { message: 'Unauthorized' })
   }
   const limit = hub.limits.maxPayloadBytes
-  if (single) {
+  if (target) {
     const body = await readBodyWithin(request, limit)
     if (!body) return json(413, { message: 'Payload size exceeds tenant limit' })
-    return broadcastOne(
-      hub,
-      request,
-      claims,
-      decodeURIComponent(single[1]),
-      decodeURIComponent(single[2]),
-      body,
-    )
+    return broadcastOne(hub, request, claims, target.topic, target.event, body)
   }
   // A batch may carry many messages, each within the payload limit.
   const body = await readBodyWithin(request, Math.max(1024 * 1024, 4 * limit))
@@ -137,6 +139,15 @@ function bearer(request: Request): string | undefined {
   const header = request.headers.get('authorization')
   const match = header ? /^bearer\s+(.+)$/i.exec(header.trim()) : null
   return match?.[1] ?? request.headers.get('apikey') ?? undefined
+}
+
+/** A path segment percent-decoded, or undefined when it is not valid percent-encoded UTF-8. */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
 }
 
 function isJson(body: Uint8Array): boolean {
