@@ -8,6 +8,7 @@ import {
 import { Agent } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { getRequestListener } from '@hono/node-server'
+import { forwardClientAddress } from './client-address.ts'
 import type { FunctionWorker } from './functions/runner.ts'
 import { createJwtVerifier } from './jwt.ts'
 import type { StackKeys } from './keys.ts'
@@ -122,8 +123,8 @@ export function createGateway(options: GatewayOptions): Server {
     if (url.startsWith('/functions/v1/')) {
       void toFunction(req, res, url.slice('/functions/v1'.length))
     } else if (options.auth && url.startsWith('/auth/v1/')) {
-      // The auth service limits failed logins per client address: this one is the socket's own.
-      req.headers['x-forwarded-for'] = req.socket.remoteAddress ?? '127.0.0.1'
+      // GoTrue limits failed logins per client address: the socket's own, whatever the client claims.
+      forwardClientAddress(req)
       void auth(req, res)
     } else if (options.realtime && url.startsWith('/realtime/v1/')) {
       void realtime(req, res)

@@ -1,33 +1,41 @@
 import { AuthError } from './errors.ts'
 
-export interface Thresholds {
-  /** Failures within the window after which each further attempt waits `delayMs` first. */
-  slowAfter: number
-  /** Failures within the window after which attempts are refused with 429 until the oldest ages out. */
-  blockAfter: number
-}
-
 export interface LoginLimits {
+  /** How long a failed login counts. */
   windowSeconds: number
+  /**
+   * Per client address, as GoTrue limits sign-ins: past `slowAfter` failures in the window each
+   * attempt from it waits `delayMs` first, past `blockAfter` it is refused with 429 until enough
+   * failures age out. Generous: everyone behind one proxy (or on localhost) shares an address.
+   */
+  perAddress: { slowAfter: number; blockAfter: number }
+  /**
+   * Per email: past `slowAfter` failures in the window each further wrong password is answered only
+   * after a delay, doubling from `delayMs` up to `maxDelayMs`. Never a refusal, and the right
+   * password is answered at once: someone else's guesses must not lock an account.
+   */
+  perEmail: { slowAfter: number }
   delayMs: number
-  perEmail: Thresholds
-  /** Generous: everyone behind one proxy (or on localhost) shares an address. */
-  perIp: Thresholds
+  maxDelayMs: number
 }
 
 export const defaultLoginLimits: LoginLimits = {
   windowSeconds: 300,
+  perAddress: { slowAfter: 30, blockAfter: 100 },
+  perEmail: { slowAfter: 3 },
   delayMs: 500,
-  perEmail: { slowAfter: 3, blockAfter: 10 },
-  perIp: { slowAfter: 30, blockAfter: 100 },
+  maxDelayMs: 4000,
 }
 
 /** Past this many tracked keys, keys whose failures have all aged out are dropped. */
 const SWEEP_AT = 10_000
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
 /**
- * Counts failed password logins per email and per client address in a sliding window, in memory,
- * slowing and then refusing further attempts so passwords cannot be guessed at speed.
+ * Counts failed password logins per client address and per email in a sliding window, in memory,
+ * so passwords cannot be guessed at speed: an address is slowed and then refused, a guessed-at
+ * email only has its wrong answers slowed.
  */
 export class LoginLimiter {
   private readonly failures = new Map<string, number[]>()
@@ -37,38 +45,41 @@ export class LoginLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Refuses (429, with Retry-After) or delays an attempt for `email` from `ip`, as their failures warrant. */
-  async admit(email: string, ip: string): Promise<void> {
-    let slow = false
-    for (const [key, thresholds] of this.keys(email, ip)) {
-      const times = this.recent(key)
-      if (times.length >= thresholds.blockAfter) {
-        // Allowed again once enough failures leave the window to drop below the limit.
-        const freedAt = times[times.length - thresholds.blockAfter] + this.limits.windowSeconds * 1000
-        throw new AuthError(429, 'over_request_rate_limit', 'Request rate limit reached', {
-          retryAfterSeconds: Math.max(1, Math.ceil((freedAt - this.now()) / 1000)),
-        })
-      }
-      slow ||= times.length >= thresholds.slowAfter
+  /** Refuses (429, with Retry-After) or delays an attempt from `address`, as its failures warrant. */
+  async admit(address: string): Promise<void> {
+    const { slowAfter, blockAfter } = this.limits.perAddress
+    const times = this.recent(`address:${address}`)
+    if (times.length >= blockAfter) {
+      // Allowed again once enough failures leave the window to drop below the limit.
+      const freedAt = times[times.length - blockAfter] + this.limits.windowSeconds * 1000
+      throw new AuthError(429, 'over_request_rate_limit', 'Request rate limit reached', {
+        retryAfterSeconds: Math.max(1, Math.ceil((freedAt - this.now()) / 1000)),
+      })
     }
-    if (slow) await new Promise((resolve) => setTimeout(resolve, this.limits.delayMs))
+    if (times.length >= slowAfter) await sleep(this.limits.delayMs)
   }
 
-  recordFailure(email: string, ip: string): void {
+  /** Counts a wrong password for `email` from `address`; resolves when the wrong answer may go out. */
+  async failed(email: string, address: string): Promise<void> {
     if (this.failures.size >= SWEEP_AT) this.sweep()
-    for (const [key] of this.keys(email, ip)) this.failures.set(key, [...this.recent(key), this.now()])
+    this.record(`address:${address}`, this.limits.perAddress.blockAfter)
+    const { slowAfter } = this.limits.perEmail
+    const count = this.record(`email:${email}`, slowAfter + 32)
+    if (count <= slowAfter) return
+    const { delayMs, maxDelayMs } = this.limits
+    await sleep(Math.min(maxDelayMs, delayMs * 2 ** (count - slowAfter - 1)))
   }
 
   /** A correct password clears its email's count; the address's stays, or one account could launder it. */
-  recordSuccess(email: string): void {
+  succeeded(email: string): void {
     this.failures.delete(`email:${email}`)
   }
 
-  private keys(email: string, ip: string): Array<[string, Thresholds]> {
-    return [
-      [`email:${email}`, this.limits.perEmail],
-      [`ip:${ip}`, this.limits.perIp],
-    ]
+  /** Adds a failure now, keeping at most the last `keep`; returns how many are in the window. */
+  private record(key: string, keep: number): number {
+    const times = [...this.recent(key), this.now()].slice(-Math.max(1, keep))
+    this.failures.set(key, times)
+    return times.length
   }
 
   private recent(key: string): number[] {

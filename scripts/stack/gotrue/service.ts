@@ -51,10 +51,13 @@ export interface GoTrueServiceOptions {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const LOGOUT_SCOPES: readonly string[] = ['global', 'local', 'others']
 
-/** The client's address: the first X-Forwarded-For hop the gateway passes on, else X-Real-IP. */
+/**
+ * The client's address, as GoTrue reads it: the first X-Forwarded-For hop. The gateway sets that
+ * header to the socket's address and drops any the client sent (scripts/stack/client-address.ts).
+ */
 function clientInfo(c: Context): ClientInfo {
   const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
-  return { userAgent: c.req.header('user-agent'), ip: forwarded || c.req.header('x-real-ip') || undefined }
+  return { userAgent: c.req.header('user-agent'), ip: forwarded || undefined }
 }
 
 /**
@@ -231,14 +234,14 @@ export function createGoTrueService(options: GoTrueServiceOptions): Hono {
 
     const address = email.toLowerCase()
     const { ip = 'unknown' } = clientInfo(c)
-    await limiter.admit(address, ip)
+    await limiter.admit(ip)
     const user = await findUserByEmail(sql, address)
     const valid = await bcrypt.compare(password, user?.encrypted_password || decoyHash)
     if (!user?.encrypted_password || !valid) {
-      limiter.recordFailure(address, ip)
+      await limiter.failed(address, ip)
       throw badRequest('invalid_credentials', 'Invalid login credentials')
     }
-    limiter.recordSuccess(address)
+    limiter.succeeded(address)
     const signedIn = await sql.begin(async (tx) => {
       const issued = await startSession(tx, user.id, clientInfo(c))
       return { found: await loadUser(tx, user.id), issued }
