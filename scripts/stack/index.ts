@@ -86,15 +86,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     )
     const apiUrl = `http://${host}:${apiPort}`
 
-    const auth = projectConfig().auth ?? {}
-    gatewayOptions.auth = createGoTrueService({
-      sql,
-      keys,
-      issuer: `${apiUrl}/auth/v1`,
-      jwtExpiry: auth.jwt_expiry,
-      refreshTokenReuseInterval: auth.refresh_token_reuse_interval,
-      passwordMinLength: auth.minimum_password_length,
-    })
     const realtime = await createRealtimeServer({
       dbUrl: database.url,
       keys,
@@ -106,6 +97,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const stopHints = database.server.onTurnEnd(() => realtime.changesMayHaveCommitted())
     cleanups.push(async () => {
       stopHints()
+    })
+
+    const auth = projectConfig().auth ?? {}
+    gatewayOptions.auth = createGoTrueService({
+      sql,
+      keys,
+      issuer: `${apiUrl}/auth/v1`,
+      jwtExpiry: auth.jwt_expiry,
+      refreshTokenReuseInterval: auth.refresh_token_reuse_interval,
+      passwordMinLength: auth.minimum_password_length,
+      // A sign-out ends the session's Realtime channels at once, not at Realtime's next check.
+      onSessionsEnded: () => realtime.sessionsMayHaveEnded(),
     })
 
     // Provider keys and other settings a developer keeps in env files, as `supabase functions serve` passes them.

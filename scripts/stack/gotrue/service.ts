@@ -46,6 +46,8 @@ export interface GoTrueServiceOptions {
   passwordMinLength?: number
   bcryptCost?: number
   loginLimits?: Partial<LoginLimits>
+  /** Told when sessions were ended here (sign-out, a new password), so Realtime can close their channels at once. */
+  onSessionsEnded?: () => void
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -277,6 +279,7 @@ export function createGoTrueService(options: GoTrueServiceOptions): Hono {
     if (!LOGOUT_SCOPES.includes(scope))
       throw badRequest('validation_failed', `Unsupported logout scope "${scope}"`)
     await endSessions(sql, user.id, session?.id, scope as LogoutScope)
+    options.onSessionsEnded?.()
     return c.body(null, 204)
   })
 
@@ -342,6 +345,7 @@ export function createGoTrueService(options: GoTrueServiceOptions): Hono {
         // Another account took the address between the check above and this update.
         throw error.code === '23505' ? emailExists() : error
       })
+    if (passwordHash !== undefined) options.onSessionsEnded?.()
     return c.json(userJson(updated))
   })
 

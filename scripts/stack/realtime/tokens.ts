@@ -21,6 +21,9 @@ export class TokenError extends Error {
 
 export type TokenVerifier = (token: string) => Promise<Claims>
 
+/** Why a token whose session was signed out (or revoked, or ran out) is refused. */
+export const SESSION_ENDED = "This token's session has ended"
+
 /**
  * Verifies a Supabase JWT as hosted Realtime does: HS256 with the project's legacy secret (the API
  * keys, older user tokens) or an asymmetric key from the JWKS (user tokens); `role` and `exp` are
