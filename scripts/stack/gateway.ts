@@ -8,8 +8,9 @@ import {
 import { Agent } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { getRequestListener } from '@hono/node-server'
-import { createLocalJWKSet, jwtVerify } from 'jose'
+import { forwardClientAddress } from './client-address.ts'
 import type { FunctionWorker } from './functions/runner.ts'
+import { createJwtVerifier } from './jwt.ts'
 import type { StackKeys } from './keys.ts'
 
 /** A service mounted under the gateway, spoken to with web-standard requests. */
@@ -48,8 +49,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  */
 export function createGateway(options: GatewayOptions): Server {
   const { keys } = options
-  const jwks = createLocalJWKSet(keys.jwks)
-  const secret = new TextEncoder().encode(keys.jwtSecret)
+  const verifyJwt = createJwtVerifier(keys)
   // Services are looked up per request: the stack mounts them once the gateway's port (and so
   // their public URL) is known.
   const auth = getRequestListener((request) => options.auth?.fetch(request) ?? notFound())
@@ -66,14 +66,10 @@ export function createGateway(options: GatewayOptions): Server {
 
   async function validJwt(token: string | undefined): Promise<boolean> {
     if (!token) return false
-    try {
-      const alg = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).alg
-      if (alg === 'HS256') await jwtVerify(token, secret, { algorithms: ['HS256'] })
-      else await jwtVerify(token, jwks, { algorithms: ['ES256', 'RS256'] })
-      return true
-    } catch {
-      return false
-    }
+    return verifyJwt(token).then(
+      () => true,
+      () => false,
+    )
   }
 
   async function toFunction(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -127,8 +123,8 @@ export function createGateway(options: GatewayOptions): Server {
     if (url.startsWith('/functions/v1/')) {
       void toFunction(req, res, url.slice('/functions/v1'.length))
     } else if (options.auth && url.startsWith('/auth/v1/')) {
-      // The auth service limits failed logins per client address: this one is the socket's own.
-      req.headers['x-forwarded-for'] = req.socket.remoteAddress ?? '127.0.0.1'
+      // GoTrue limits failed logins per client address: the socket's own, whatever the client claims.
+      forwardClientAddress(req)
       void auth(req, res)
     } else if (options.realtime && url.startsWith('/realtime/v1/')) {
       void realtime(req, res)

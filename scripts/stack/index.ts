@@ -2,12 +2,13 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { type Database, startDatabase } from './database.ts'
+import { readEnvFiles } from './env-files.ts'
 import { declaredFunctions, FunctionWorker } from './functions/runner.ts'
 import { createGateway, type GatewayOptions, listen } from './gateway.ts'
 import { loadKeys, type StackKeys } from './keys.ts'
 import { applyMigrations, PROJECT_ROOT } from './migrate.ts'
 import { projectConfig } from './project-config.ts'
-import { createAuthService } from './auth/service.ts'
+import { createGoTrueService } from './gotrue/service.ts'
 import { createRealtimeServer } from './realtime/server.ts'
 
 export interface StackOptions {
@@ -49,20 +50,9 @@ export function functionEnv(
   }
 }
 
-/** Provider keys and other settings a developer keeps in .env reach the functions, as `supabase functions serve --env-file` does. */
-function dotenv(): Record<string, string> {
-  const file = join(PROJECT_ROOT, '.env')
-  if (!existsSync(file)) return {}
-  const env: Record<string, string> = {}
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)
-    if (match) env[match[1]] = match[2].replace(/^(['"])(.*)\1$/, '$2')
-  }
-  return env
-}
-
 export async function startStack(options: StackOptions): Promise<Stack> {
   const host = options.host ?? '127.0.0.1'
+  const log = options.log ?? ((name: string, line: string) => console.error(`[${name}] ${line}`))
   const cleanups: Array<() => Promise<void>> = []
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
@@ -96,19 +86,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     )
     const apiUrl = `http://${host}:${apiPort}`
 
-    const auth = projectConfig().auth ?? {}
-    gatewayOptions.auth = createAuthService({
-      sql,
-      keys,
-      issuer: `${apiUrl}/auth/v1`,
-      jwtExpiry: auth.jwt_expiry,
-      refreshTokenReuseInterval: auth.refresh_token_reuse_interval,
-      passwordMinLength: auth.minimum_password_length,
-    })
     const realtime = await createRealtimeServer({
       dbUrl: database.url,
       keys,
-      log: (line) => (options.log ?? ((name, text) => console.error(`[${name}] ${text}`)))('realtime', line),
+      log: (line) => log('realtime', line),
     })
     gatewayOptions.realtime = realtime
     cleanups.push(() => realtime.close())
@@ -118,7 +99,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stopHints()
     })
 
-    const env = { ...dotenv(), ...functionEnv(apiUrl, database.url, keys) }
+    const auth = projectConfig().auth ?? {}
+    gatewayOptions.auth = createGoTrueService({
+      sql,
+      keys,
+      issuer: `${apiUrl}/auth/v1`,
+      jwtExpiry: auth.jwt_expiry,
+      refreshTokenReuseInterval: auth.refresh_token_reuse_interval,
+      passwordMinLength: auth.minimum_password_length,
+      // A sign-out ends the session's Realtime channels at once, not at Realtime's next check.
+      onSessionsEnded: () => realtime.sessionsMayHaveEnded(),
+    })
+
+    // Provider keys and other settings a developer keeps in env files, as `supabase functions serve` passes them.
+    const env = {
+      ...readEnvFiles(PROJECT_ROOT, (line) => log('stack', line)),
+      ...functionEnv(apiUrl, database.url, keys),
+    }
     for (const spec of declaredFunctions()) {
       gatewayOptions.functions.set(
         spec.name,
@@ -131,7 +128,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     })
     // A function that fails to start is reported and answered 503 until it starts; the rest serve.
     const started = await Promise.allSettled(workers.map((worker) => worker.whenReady()))
-    const log = options.log ?? ((name: string, line: string) => console.error(`[${name}] ${line}`))
     started.forEach((result, i) => {
       if (result.status === 'rejected') log(workers[i].spec.name, `did not start: ${result.reason.message}`)
     })

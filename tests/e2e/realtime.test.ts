@@ -1,4 +1,5 @@
 import type { SupabaseClient } from '@supabase/supabase-js'
+import { decodeJwt } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   createConversation,
@@ -42,6 +43,9 @@ afterAll(async () => {
   await realtime.close()
   await db.end()
 })
+
+/** A token minted for `user` must name a live session of theirs, or Realtime refuses it. */
+const sessionOf = (user: TestUser) => ({ session_id: decodeJwt(user.token).session_id })
 
 async function client(token?: string): Promise<SupabaseClient> {
   const c = await realtimeClient(realtime.url, token)
@@ -458,7 +462,7 @@ describe('tokens', () => {
   it('keeps a channel working across a token refresh', async () => {
     const a = await member('alice')
     const watched = await watchMessages(a.client)
-    await switchToken(a.client, await mintAccessToken({ sub: a.user.id }))
+    await switchToken(a.client, await mintAccessToken({ sub: a.user.id, claims: sessionOf(a.user) }))
     await watched.settled()
     const row = await insertMessageAs(db, a.user.id, a.conversation, 'after refresh')
     await watched.inbox.next((c) => c.new.id === row.id)
@@ -492,7 +496,7 @@ describe('tokens', () => {
 
   it('closes the channel when its token expires', async () => {
     const user = await createUser('alice')
-    const c = await client(await mintAccessToken({ sub: user.id, expiresIn: 2 }))
+    const c = await client(await mintAccessToken({ sub: user.id, expiresIn: 2, claims: sessionOf(user) }))
     const statuses = await subscribed(c.channel('short-lived'))
     await statuses.next('CLOSED')
   })

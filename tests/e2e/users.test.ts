@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authClient, newEmail } from '../helpers/auth-service.ts'
+import { authClient, newEmail } from '../helpers/gotrue.ts'
 import { securitySuite } from '../helpers/security.ts'
 import { adminSql, stack } from '../helpers/stack.ts'
 

@@ -314,9 +314,15 @@ export class Channel {
         this.connection.hub
           .verify(this.token)
           .then(() => this.scheduleTokenCheck())
-          .catch((error: unknown) =>
-            this.shutdown(error instanceof TokenError ? error.message : 'Invalid token'),
-          )
+          .catch((error: unknown) => {
+            if (error instanceof TokenError) {
+              this.shutdown(error.message)
+              return
+            }
+            // The session could not be looked up (the database is busy or restarting): try again later.
+            this.connection.hub.log(`token check failed on ${this.subTopic}: ${(error as Error).message}`)
+            if (!this.closed) this.scheduleTokenCheck()
+          })
       },
       Math.max(0, Math.min(CONFIRM_TOKEN_MS, untilExpiry + 1)),
     )

@@ -3,7 +3,7 @@ import type { Connection } from './connection.ts'
 import { type Encoding, encodeMessage, encodeUserBroadcast, type Vsn } from './frames.ts'
 import { type PresenceDiff, PresenceRegistry } from './presence.ts'
 import type { RealtimeStore } from './store.ts'
-import type { TokenVerifier } from './tokens.ts'
+import { type Claims, SESSION_ENDED, TokenError, type TokenVerifier } from './tokens.ts'
 
 export interface Limits {
   maxChannelsPerConnection: number
@@ -15,6 +15,8 @@ export interface Limits {
   maxBufferedBytes: number
   /** A socket that sends nothing (not even a heartbeat) for this long is closed. */
   idleTimeoutMs: number
+  /** How often the sessions of joined channels' tokens are checked; a channel whose session ended closes. */
+  sessionCheckMs: number
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -23,6 +25,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxPayloadBytes: 256 * 1024,
   maxBufferedBytes: 8 * 1024 * 1024,
   idleTimeoutMs: 60_000,
+  sessionCheckMs: 3_000,
 }
 
 /**
@@ -58,12 +61,78 @@ export class Hub {
   /** Called when a channel joins, so the change feed stops idling. */
   onJoin: () => void = () => {}
 
+  private sessionCheck: Promise<void> | undefined
+  private recheck = false
+
   constructor(
     readonly store: RealtimeStore,
-    readonly verify: TokenVerifier,
+    private readonly verifyToken: TokenVerifier,
     readonly limits: Limits,
     readonly log: Log,
   ) {}
+
+  /**
+   * A token's claims once its signature, expiry and session hold: a user token whose session has
+   * ended (signed out, revoked) is refused at once, as the functions refuse it (ADR 0009), though
+   * hosted Realtime would take it until it expires. Tokens with no session (API keys) are judged by
+   * their signature alone.
+   */
+  async verify(token: string): Promise<Claims> {
+    const claims = await this.verifyToken(token)
+    const session = sessionOf(claims)
+    if (session === null) return claims
+    if (!session || (await this.store.endedSessions([session])).size) {
+      throw new TokenError('InvalidJWTToken', SESSION_ENDED)
+    }
+    return claims
+  }
+
+  /**
+   * Closes every channel whose token's session has ended, with the system message hosted Realtime
+   * sends when a token stops being valid. One query for all the sessions on this server.
+   */
+  closeEndedSessions(): Promise<void> {
+    if (this.sessionCheck) {
+      // Asked again mid-check (a sign-out just happened): check once more when this one is done.
+      this.recheck = true
+      return this.sessionCheck
+    }
+    this.sessionCheck = (async () => {
+      do {
+        this.recheck = false
+        await this.checkSessions()
+      } while (this.recheck)
+    })().finally(() => {
+      this.sessionCheck = undefined
+    })
+    return this.sessionCheck
+  }
+
+  /** Resolves once no session check is running (before the store closes). */
+  async sessionChecksDone(): Promise<void> {
+    await this.sessionCheck?.catch(() => {})
+  }
+
+  private async checkSessions(): Promise<void> {
+    const channels = [...this.connections].flatMap((connection) => [...connection.channels.values()])
+    const sessions = new Map<string, { id: string; userId: string }>()
+    for (const channel of channels) {
+      const session = sessionOf(channel.claims)
+      if (session) sessions.set(session.id, session)
+    }
+    let ended: Set<string>
+    try {
+      ended = await this.store.endedSessions([...sessions.values()])
+    } catch (error) {
+      this.log(`session check failed: ${(error as Error).message}`)
+      return
+    }
+    // Judged by the token each channel holds now: one refreshed while the check ran goes on.
+    for (const channel of channels) {
+      const session = sessionOf(channel.claims)
+      if (session === undefined || (session && ended.has(session.id))) channel.shutdown(SESSION_ENDED)
+    }
+  }
 
   get channelCount(): number {
     let count = 0
@@ -124,6 +193,21 @@ export class Hub {
       if (channel.receivesPresence) channel.push('presence_diff', diff, null)
     }
   }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * The session a token belongs to: null when it names none (API keys, legacy tokens), undefined
+ * when what it names cannot be a session of its user (so none is live), else the ids to look up.
+ */
+function sessionOf(claims: Claims): { id: string; userId: string } | null | undefined {
+  const id = claims.session_id
+  if (id === undefined || id === null) return null
+  if (typeof id !== 'string' || !UUID.test(id) || typeof claims.sub !== 'string' || !UUID.test(claims.sub)) {
+    return undefined
+  }
+  return { id: id.toLowerCase(), userId: claims.sub }
 }
 
 function broadcastFrame(topic: string, broadcast: Broadcast, vsn: Vsn): string | Uint8Array | null {

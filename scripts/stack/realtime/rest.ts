@@ -1,3 +1,4 @@
+import { readBodyWithin } from '../body.ts'
 import { type Hub, topicKey } from './hub.ts'
 import { type Claims, TokenError } from './tokens.ts'
 
@@ -12,6 +13,15 @@ export async function handleRest(hub: Hub, request: Request): Promise<Response> 
   const single = /^\/api\/broadcast\/([^/]+)\/events\/([^/]+)$/.exec(path)
   if (path !== '/api/broadcast' && !single) return json(404, { message: 'not found' })
   if (request.method !== 'POST') return json(405, { message: 'method not allowed' })
+  let target: { topic: string; event: string } | undefined
+  if (single) {
+    const [topic, event] = [decodeSegment(single[1]), decodeSegment(single[2])]
+    // As Plug's router does, a path that does not percent-decode is the client's error.
+    if (topic === undefined || event === undefined) {
+      return json(400, { message: 'The topic or event in the path is not valid percent-encoded UTF-8' })
+    }
+    target = { topic, event }
+  }
 
   let claims: Claims
   try {
@@ -21,20 +31,13 @@ export async function handleRest(hub: Hub, request: Request): Promise<Response> 
     return json(401, { message: 'Unauthorized' })
   }
   const limit = hub.limits.maxPayloadBytes
-  if (single) {
-    const body = await readBody(request, limit)
+  if (target) {
+    const body = await readBodyWithin(request, limit)
     if (!body) return json(413, { message: 'Payload size exceeds tenant limit' })
-    return broadcastOne(
-      hub,
-      request,
-      claims,
-      decodeURIComponent(single[1]),
-      decodeURIComponent(single[2]),
-      body,
-    )
+    return broadcastOne(hub, request, claims, target.topic, target.event, body)
   }
   // A batch may carry many messages, each within the payload limit.
-  const body = await readBody(request, Math.max(1024 * 1024, 4 * limit))
+  const body = await readBodyWithin(request, Math.max(1024 * 1024, 4 * limit))
   if (!body) return json(413, { message: 'Payload size exceeds tenant limit' })
   return broadcastBatch(hub, claims, body)
 }
@@ -138,21 +141,13 @@ function bearer(request: Request): string | undefined {
   return match?.[1] ?? request.headers.get('apikey') ?? undefined
 }
 
-/** The body, or null when it is longer than `limit` bytes (reading stops there). */
-async function readBody(request: Request, limit: number): Promise<Uint8Array | null> {
-  if (Number(request.headers.get('content-length') ?? 0) > limit) return null
-  const chunks: Uint8Array[] = []
-  let size = 0
-  const reader = request.body?.getReader()
-  for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader?.read()) {
-    size += chunk.value.length
-    if (size > limit) {
-      await reader?.cancel()
-      return null
-    }
-    chunks.push(chunk.value)
+/** A path segment percent-decoded, or undefined when it is not valid percent-encoded UTF-8. */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
   }
-  return Buffer.concat(chunks, size)
 }
 
 function isJson(body: Uint8Array): boolean {

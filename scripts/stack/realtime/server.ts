@@ -30,6 +30,8 @@ export interface RealtimeServer {
   close(): Promise<void>
   /** A hint that a transaction may have committed: look for new changes now rather than at the next poll. */
   changesMayHaveCommitted(): void
+  /** A hint that sessions may have ended (a sign-out): close their channels now rather than at the next check. */
+  sessionsMayHaveEnded(): void
 }
 
 /**
@@ -63,6 +65,9 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
     Math.min(15_000, limits.idleTimeoutMs),
   )
   sweeper.unref()
+  // Tokens are not refused only at join: a channel whose session ends (sign-out) closes within this.
+  const sessionChecker = setInterval(() => void hub.closeEndedSessions(), limits.sessionCheckMs)
+  sessionChecker.unref()
 
   function refuse(socket: Duplex, status: number, error: string): void {
     const body = JSON.stringify({ error })
@@ -75,6 +80,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
 
   return {
     changesMayHaveCommitted: () => feed.wake(),
+    sessionsMayHaveEnded: () => void hub.closeEndedSessions(),
     handleUpgrade(request, socket, head) {
       const url = new URL(request.url ?? '/', 'http://localhost')
       if (closing || !/\/websocket\/?$/.test(url.pathname)) {
@@ -115,6 +121,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
       if (closing) return
       closing = true
       clearInterval(sweeper)
+      clearInterval(sessionChecker)
       await feed.stop()
       for (const connection of hub.connections) connection.close(1001, 'server shutting down')
       const closed = new Promise<void>((resolve) => wss.close(() => resolve()))
@@ -124,6 +131,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
       }, 1000)
       await closed
       clearTimeout(grace)
+      await hub.sessionChecksDone()
       await store.close()
     },
   }

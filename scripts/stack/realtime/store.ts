@@ -81,6 +81,22 @@ export class RealtimeStore {
     return row.error
   }
 
+  /**
+   * Of these sessions, the ids of those that ended: gone from auth.sessions (signed out, revoked),
+   * past their `not_after`, or not the user's. The rule of private.session_is_active (ADR 0009),
+   * asked for many sessions at once.
+   */
+  async endedSessions(sessions: Array<{ id: string; userId: string }>): Promise<Set<string>> {
+    if (!sessions.length) return new Set()
+    const rows = await this.sql<Array<{ id: string }>>`
+      select s.id::text as id
+      from unnest(${sessions.map((s) => s.id)}::uuid[], ${sessions.map((s) => s.userId)}::uuid[]) as s(id, user_id)
+      where not exists (
+        select 1 from auth.sessions a
+        where a.id = s.id and a.user_id = s.user_id and (a.not_after is null or a.not_after > now()))`
+    return new Set(rows.map((row) => row.id))
+  }
+
   async syncCapture(): Promise<void> {
     await this.sql`select realtime_local.sync_capture()`
   }

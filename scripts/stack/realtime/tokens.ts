@@ -1,4 +1,5 @@
-import { createLocalJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose'
+import { errors, type JWTPayload } from 'jose'
+import { createJwtVerifier } from '../jwt.ts'
 import type { StackKeys } from '../keys.ts'
 
 export type Claims = JWTPayload & { role: string; exp: number; sub?: string }
@@ -20,28 +21,20 @@ export class TokenError extends Error {
 
 export type TokenVerifier = (token: string) => Promise<Claims>
 
+/** Why a token whose session was signed out (or revoked, or ran out) is refused. */
+export const SESSION_ENDED = "This token's session has ended"
+
 /**
  * Verifies a Supabase JWT as hosted Realtime does: HS256 with the project's legacy secret (the API
  * keys, older user tokens) or an asymmetric key from the JWKS (user tokens); `role` and `exp` are
  * required.
  */
 export function createTokenVerifier(keys: Pick<StackKeys, 'jwtSecret' | 'jwks'>): TokenVerifier {
-  const secret = new TextEncoder().encode(keys.jwtSecret)
-  const jwks = createLocalJWKSet(keys.jwks)
+  const verifyJwt = createJwtVerifier(keys)
   return async (token) => {
-    const cleaned = token.replace(/\s/g, '')
-    let alg: string | undefined
-    try {
-      alg = decodeProtectedHeader(cleaned).alg
-    } catch {
-      throw new TokenError('MalformedJWT', 'The token provided is not a valid JWT')
-    }
     let payload: JWTPayload
     try {
-      payload =
-        alg === 'HS256'
-          ? (await jwtVerify(cleaned, secret, { algorithms: ['HS256'] })).payload
-          : (await jwtVerify(cleaned, jwks, { algorithms: ['ES256', 'RS256', 'EdDSA'] })).payload
+      payload = await verifyJwt(token.replace(/\s/g, ''))
     } catch (error) {
       if (error instanceof errors.JWTExpired) {
         const ago = Math.floor(Date.now() / 1000) - Number(error.payload.exp)

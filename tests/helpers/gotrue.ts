@@ -1,12 +1,10 @@
-import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
 import { createClient, type SupabaseClient } from '@supabase/supabase-js'
-import type { Hono } from 'hono'
 import { importJWK, type JWK } from 'jose'
 import postgres from 'postgres'
 import { inject } from 'vitest'
 import WebSocket from 'ws'
-import { type AuthServiceOptions, createAuthService } from '../../scripts/stack/auth/service.ts'
+import { createGateway, type GatewayOptions, listen } from '../../scripts/stack/gateway.ts'
+import { createGoTrueService, type GoTrueServiceOptions } from '../../scripts/stack/gotrue/service.ts'
 import type { StackKeys } from '../../scripts/stack/keys.ts'
 
 const stack = inject('stack')
@@ -29,39 +27,33 @@ async function stackKeys(): Promise<StackKeys> {
   }
 }
 
-export interface ServedAuth {
+export interface ServedGoTrue {
   /** The origin supabase-js is given; the service answers under `${url}/auth/v1`. */
   url: string
   close(): Promise<void>
 }
 
 /**
- * A second auth service on the stack's database with its own settings (short reuse interval, low
- * login limits), served on a free port the way the gateway mounts the stack's own.
+ * A second GoTrue service on the stack's database with its own settings (short reuse interval, low
+ * login limits), behind a gateway of its own on a free port, mounted as the stack mounts its own
+ * (so the client address it limits logins by is the socket's, as in the stack).
  */
-export async function serveAuthService(
-  settings: Omit<AuthServiceOptions, 'sql' | 'keys' | 'issuer'> = {},
-): Promise<ServedAuth> {
+export async function serveGoTrue(
+  settings: Omit<GoTrueServiceOptions, 'sql' | 'keys' | 'issuer'> = {},
+): Promise<ServedGoTrue> {
   const sql = postgres(stack.dbUrl, { max: 2, onnotice: () => {} })
   const keys = await stackKeys()
-  // The issuer names the port, which is known only once the server listens.
-  let service: Hono | undefined
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const listening = serve(
-      {
-        fetch: (request) => service?.fetch(request) ?? new Response(null, { status: 503 }),
-        port: 0,
-        hostname: '127.0.0.1',
-      },
-      () => resolve(listening),
-    )
-  })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  service = createAuthService({ sql, keys, issuer: `${url}/auth/v1`, ...settings })
+  const options: GatewayOptions = { host: '127.0.0.1', port: 0, keys, functions: new Map() }
+  const gateway = createGateway(options)
+  // The issuer names the port, which is known only once the gateway listens.
+  const port = await listen(gateway, 0, '127.0.0.1', 'GoTrue for tests')
+  const url = `http://127.0.0.1:${port}`
+  options.auth = createGoTrueService({ sql, keys, issuer: `${url}/auth/v1`, ...settings })
   return {
     url,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      gateway.closeAllConnections()
+      await new Promise<void>((resolve) => gateway.close(() => resolve()))
       await sql.end()
     },
   }

@@ -1,8 +1,8 @@
 import bcrypt from 'bcryptjs'
 import { type Context, Hono } from 'hono'
 import { cors } from 'hono/cors'
-import { jwtVerify } from 'jose'
 import type postgres from 'postgres'
+import { createJwtVerifier } from '../jwt.ts'
 import type { StackKeys } from '../keys.ts'
 import { AuthError, badRequest, errorResponse, forbidden, unprocessable } from './errors.ts'
 import { defaultLoginLimits, type LoginLimits, LoginLimiter } from './login-limiter.ts'
@@ -32,7 +32,7 @@ import {
   userJson,
 } from './users.ts'
 
-export interface AuthServiceOptions {
+export interface GoTrueServiceOptions {
   /** A postgres.js client connected as `postgres`. */
   sql: postgres.Sql
   keys: StackKeys
@@ -46,22 +46,27 @@ export interface AuthServiceOptions {
   passwordMinLength?: number
   bcryptCost?: number
   loginLimits?: Partial<LoginLimits>
+  /** Told when sessions were ended here (sign-out, a new password), so Realtime can close their channels at once. */
+  onSessionsEnded?: () => void
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const LOGOUT_SCOPES: readonly string[] = ['global', 'local', 'others']
 
-/** The client's address: the first X-Forwarded-For hop the gateway passes on, else X-Real-IP. */
+/**
+ * The client's address, as GoTrue reads it: the first X-Forwarded-For hop. The gateway sets that
+ * header to the socket's address and drops any the client sent (scripts/stack/client-address.ts).
+ */
 function clientInfo(c: Context): ClientInfo {
   const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
-  return { userAgent: c.req.header('user-agent'), ip: forwarded || c.req.header('x-real-ip') || undefined }
+  return { userAgent: c.req.header('user-agent'), ip: forwarded || undefined }
 }
 
 /**
  * The GoTrue endpoints supabase-js uses, over the `auth` schema, mounted at /auth/v1 (see
  * docs/adr/0004-local-auth-service.md for what it leaves out).
  */
-export function createAuthService(options: AuthServiceOptions): Hono {
+export function createGoTrueService(options: GoTrueServiceOptions): Hono {
   const { sql, keys, issuer } = options
   const jwtExpiry = options.jwtExpiry ?? 3600
   const reuseInterval = options.refreshTokenReuseInterval ?? 10
@@ -69,7 +74,7 @@ export function createAuthService(options: AuthServiceOptions): Hono {
   const bcryptCost = options.bcryptCost ?? 10
   const limiter = new LoginLimiter({ ...defaultLoginLimits, ...options.loginLimits })
   const signer = createTokenSigner(keys)
-  const legacySecret = new TextEncoder().encode(keys.jwtSecret)
+  const verifyJwt = createJwtVerifier(keys)
   // Compared against when an email is unknown, so the answer takes as long as for a wrong password.
   const decoyHash = bcrypt.hashSync(crypto.randomUUID(), bcryptCost)
 
@@ -139,8 +144,8 @@ export function createAuthService(options: AuthServiceOptions): Hono {
         401,
       )
     }
-    const role = await jwtVerify(apikey, legacySecret, { algorithms: ['HS256'] }).then(
-      ({ payload }) => payload.role,
+    const role = await verifyJwt(apikey).then(
+      (claims) => claims.role,
       () => undefined,
     )
     if (role !== 'anon' && role !== 'service_role') {
@@ -231,14 +236,14 @@ export function createAuthService(options: AuthServiceOptions): Hono {
 
     const address = email.toLowerCase()
     const { ip = 'unknown' } = clientInfo(c)
-    await limiter.admit(address, ip)
+    await limiter.admit(ip)
     const user = await findUserByEmail(sql, address)
     const valid = await bcrypt.compare(password, user?.encrypted_password || decoyHash)
     if (!user?.encrypted_password || !valid) {
-      limiter.recordFailure(address, ip)
+      await limiter.failed(address, ip)
       throw badRequest('invalid_credentials', 'Invalid login credentials')
     }
-    limiter.recordSuccess(address)
+    limiter.succeeded(address)
     const signedIn = await sql.begin(async (tx) => {
       const issued = await startSession(tx, user.id, clientInfo(c))
       return { found: await loadUser(tx, user.id), issued }
@@ -274,6 +279,7 @@ export function createAuthService(options: AuthServiceOptions): Hono {
     if (!LOGOUT_SCOPES.includes(scope))
       throw badRequest('validation_failed', `Unsupported logout scope "${scope}"`)
     await endSessions(sql, user.id, session?.id, scope as LogoutScope)
+    options.onSessionsEnded?.()
     return c.body(null, 204)
   })
 
@@ -339,6 +345,7 @@ export function createAuthService(options: AuthServiceOptions): Hono {
         // Another account took the address between the check above and this update.
         throw error.code === '23505' ? emailExists() : error
       })
+    if (passwordHash !== undefined) options.onSessionsEnded?.()
     return c.json(userJson(updated))
   })
 
@@ -346,7 +353,7 @@ export function createAuthService(options: AuthServiceOptions): Hono {
 
   app.onError((error, c) => {
     if (error instanceof AuthError) return errorResponse(c, error)
-    console.error('auth service:', error)
+    console.error('gotrue:', error)
     return errorResponse(
       c,
       new AuthError(

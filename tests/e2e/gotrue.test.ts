@@ -1,16 +1,16 @@
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authClient, newEmail, type ServedAuth, serveAuthService } from '../helpers/auth-service.ts'
+import { authClient, newEmail, type ServedGoTrue, serveGoTrue } from '../helpers/gotrue.ts'
 import { adminSql, stack } from '../helpers/stack.ts'
 
-// The local auth service, driven by the real supabase-js client through the stack's gateway (and,
+// The local GoTrue service (scripts/stack/gotrue), driven by the real supabase-js client through the stack's gateway (and,
 // where a setting must differ, through a second instance on the same database).
 
 const PASSWORD = 'correct-horse-1'
 const db = adminSql()
 afterAll(() => db.end())
 
-/** A raw request to an auth service, with the anon key and (unless `legacy`) the 2024-01-01 API version. */
+/** A raw request to a GoTrue service, with the anon key and (unless `legacy`) the 2024-01-01 API version. */
 function gotrue(base: string, path: string, init: RequestInit & { legacy?: boolean } = {}) {
   const headers = new Headers(init.headers)
   if (!headers.has('apikey')) headers.set('apikey', stack.anonKey)
@@ -260,9 +260,9 @@ describe('refresh tokens', () => {
   })
 
   describe('after the reuse interval', () => {
-    let strict: ServedAuth
+    let strict: ServedGoTrue
     beforeAll(async () => {
-      strict = await serveAuthService({ refreshTokenReuseInterval: 0 })
+      strict = await serveGoTrue({ refreshTokenReuseInterval: 0 })
     })
     afterAll(() => strict.close())
 
@@ -492,65 +492,6 @@ describe('errors, as GoTrue words them', () => {
       password: PASSWORD,
     })
     expect(error?.status).toBe(401)
-  })
-})
-
-describe('brute-force protection', () => {
-  let limited: ServedAuth
-  beforeAll(async () => {
-    limited = await serveAuthService({
-      loginLimits: {
-        windowSeconds: 60,
-        delayMs: 10,
-        perEmail: { slowAfter: 1, blockAfter: 3 },
-        perIp: { slowAfter: 2, blockAfter: 5 },
-      },
-    })
-  })
-  afterAll(() => limited.close())
-
-  const attempt = (email: string, password: string, ip: string) =>
-    authClient(limited.url, { headers: { 'x-forwarded-for': ip } }).auth.signInWithPassword({
-      email,
-      password,
-    })
-
-  it('refuses an email after repeated failures with 429 and Retry-After, even the right password', async () => {
-    const { email } = await signedUp(limited.url)
-    for (let i = 0; i < 3; i++) {
-      expect((await attempt(email, 'wrong-password', '198.51.100.1')).error?.code).toBe('invalid_credentials')
-    }
-    const blocked = await attempt(email, PASSWORD, '198.51.100.1')
-    expect(blocked.error).toMatchObject({ status: 429, code: 'over_request_rate_limit' })
-
-    const raw = await gotrue(limited.url, '/token?grant_type=password', {
-      method: 'POST',
-      headers: { 'x-forwarded-for': '198.51.100.2' },
-      body: JSON.stringify({ email, password: PASSWORD }),
-    })
-    expect(raw.status).toBe(429)
-    const retryAfter = Number(raw.headers.get('retry-after'))
-    expect(retryAfter).toBeGreaterThan(0)
-    expect(retryAfter).toBeLessThanOrEqual(60)
-    expect(await raw.json()).toEqual({
-      code: 'over_request_rate_limit',
-      message: 'Request rate limit reached',
-    })
-  })
-
-  it('refuses an address after failures across emails, and only that address', async () => {
-    const { email } = await signedUp(limited.url)
-    for (let i = 0; i < 5; i++) await attempt(newEmail('guess'), 'wrong-password', '203.0.113.9')
-    expect((await attempt(email, PASSWORD, '203.0.113.9')).error).toMatchObject({ status: 429 })
-    expect((await attempt(email, PASSWORD, '203.0.113.10')).error).toBeNull()
-  })
-
-  it('a correct password before the limit clears the count for that email', async () => {
-    const { email } = await signedUp(limited.url)
-    for (let i = 0; i < 2; i++) await attempt(email, 'wrong-password', '192.0.2.1')
-    expect((await attempt(email, PASSWORD, '192.0.2.2')).error).toBeNull()
-    for (let i = 0; i < 2; i++) await attempt(email, 'wrong-password', '192.0.2.3')
-    expect((await attempt(email, PASSWORD, '192.0.2.4')).error).toBeNull()
   })
 })
 

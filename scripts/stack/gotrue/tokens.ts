@@ -1,4 +1,5 @@
-import { createLocalJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
+import { errors, type JWTPayload, SignJWT } from 'jose'
+import { createJwtVerifier } from '../jwt.ts'
 import type { StackKeys } from '../keys.ts'
 import { forbidden } from './errors.ts'
 
@@ -23,7 +24,7 @@ export interface AccessTokenClaims {
 export interface TokenSigner {
   /** Signs `claims` with the project's ES256 key, with the `kid` the JWKS publishes. */
   sign(claims: AccessTokenClaims): Promise<string>
-  /** Verifies a user token as GoTrue does: by `kid` against the JWKS, else HS256 with the legacy secret. */
+  /** Verifies a user token: against the JWKS by `kid`, or HS256 with the legacy secret (scripts/stack/jwt.ts). */
   verify(token: string): Promise<JWTPayload>
 }
 
@@ -31,14 +32,13 @@ export interface TokenSigner {
 function describe(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'token has invalid claims: token is expired'
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid'
-  if (error instanceof errors.JOSEAlgNotAllowed) return 'token signing method is invalid'
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JWKSNoMatchingKey)
+    return 'token signing method is invalid'
   return 'token is malformed'
 }
 
 export function createTokenSigner(keys: StackKeys): TokenSigner {
-  const jwks = createLocalJWKSet(keys.jwks)
-  const secret = new TextEncoder().encode(keys.jwtSecret)
-  const kids = new Set(keys.jwks.keys.map((key) => key.kid))
+  const verifyJwt = createJwtVerifier(keys)
 
   return {
     sign: (claims) =>
@@ -48,13 +48,7 @@ export function createTokenSigner(keys: StackKeys): TokenSigner {
 
     async verify(token) {
       try {
-        const header = decodeProtectedHeader(token)
-        // A kid the JWKS knows picks its key; without one only the legacy HS256 secret remains.
-        const { payload } =
-          header.kid && kids.has(header.kid)
-            ? await jwtVerify(token, jwks, { algorithms: ['ES256'] })
-            : await jwtVerify(token, secret, { algorithms: ['HS256'] })
-        return payload
+        return await verifyJwt(token)
       } catch (error) {
         throw forbidden('bad_jwt', `invalid JWT: unable to parse or verify signature, ${describe(error)}`)
       }

@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import { readBodyWithin } from '../body.ts'
 import { AuthError, badRequest } from './errors.ts'
 
 /** GoTrue refuses bodies over 1 MiB (api.go: limitRequestBody(1 << 20)). */
@@ -17,9 +18,8 @@ const badJson = (reason: string) => badRequest('bad_json', `Could not parse requ
 
 /** The JSON object a request carries; like Go's json.Unmarshal into a struct, `null` reads as `{}`. */
 export async function readParams(c: Context): Promise<Params> {
-  if (Number(c.req.header('content-length') ?? 0) > MAX_BODY_BYTES) throw tooLarge()
-  const body = await c.req.arrayBuffer()
-  if (body.byteLength > MAX_BODY_BYTES) throw tooLarge()
+  const body = await readBodyWithin(c.req.raw, MAX_BODY_BYTES)
+  if (!body) throw tooLarge()
   let value: unknown
   try {
     value = JSON.parse(new TextDecoder().decode(body))

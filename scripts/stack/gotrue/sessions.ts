@@ -64,7 +64,8 @@ export type Rotation = { issued: IssuedSession } | { reuseDetected: true }
  * tokens). A revoked token is still honoured when it is the parent of the session's active token
  * (the client lost the answer to its last refresh: it gets that answer again) or when it was revoked
  * less than `reuseIntervalSeconds` ago; any other reuse revokes every token of the session, and that
- * revocation must be committed, so it is returned rather than thrown.
+ * revocation must be committed, so it is returned rather than thrown. A session left with no active
+ * token stays that way: its spent tokens are refused however recently they were revoked.
  */
 export async function rotateRefreshToken(
   tx: postgres.TransactionSql,
@@ -90,6 +91,9 @@ export async function rotateRefreshToken(
       select token, parent from auth.refresh_tokens
       where session_id = ${session.id} and revoked = false order by id desc limit 1`
     if (active?.parent === token) return { issued: { session, refreshToken: active.token } }
+    // No active token left: reuse was detected and every token revoked. That revocation stamped
+    // updated_at, which must not put the tokens back inside the reuse window.
+    if (!active) return { reuseDetected: true }
     if (current.reuse_expired) {
       await tx`
         update auth.refresh_tokens set revoked = true, updated_at = now()
