@@ -25,6 +25,7 @@ export async function benchAuth({ stack }: BenchContext): Promise<Measurement[]>
     jwtSecret: stack.keys.jwtSecret,
     jwks: createLocalJWKSet(stack.keys.jwks),
     corsOrigins: [],
+    rateLimits: { perUserPerMinute: 0, perAddressPerMinute: 0 },
   }
 
   return [

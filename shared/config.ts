@@ -21,6 +21,18 @@ export interface Config {
   jwks: JWTVerifyGetKey
   /** Browser origins allowed by CORS; `*` allows any. */
   corsOrigins: string[]
+  /**
+   * Requests a user, and a client address, may make a minute (`RATE_LIMIT_PER_USER_PER_MINUTE`,
+   * `RATE_LIMIT_PER_ADDRESS_PER_MINUTE`; 0 turns one off). Counted in the database, so the limits
+   * hold across function instances.
+   */
+  rateLimits: { perUserPerMinute: number; perAddressPerMinute: number }
+}
+
+/** A whole number of at least 0 from the environment, or the default. */
+function count(name: string, fallback: number): number {
+  const value = Number(env(name) ?? fallback)
+  return Number.isInteger(value) && value >= 0 ? value : fallback
 }
 
 const LOCAL_SUPABASE_URL = 'http://127.0.0.1:54321'
@@ -58,6 +70,10 @@ function readConfig(): Config {
           .map((origin) => origin.trim())
           .filter(Boolean)
       : LOCAL_ORIGINS,
+    rateLimits: {
+      perUserPerMinute: count('RATE_LIMIT_PER_USER_PER_MINUTE', 1200),
+      perAddressPerMinute: count('RATE_LIMIT_PER_ADDRESS_PER_MINUTE', 6000),
+    },
   }
 }
 

@@ -44,7 +44,7 @@ const MessagePosition = z.tuple([TimestampSchema, z.uuid()])
 export const listConversations = defineVerb('conversations.list', listQuerySchema, async ({ ctx, input }) => {
   const after = readCursor(input.cursor, ConversationPosition)
   const rows = await withUserStatement(
-    ctx.claims,
+    ctx,
     (tx) => tx<Conversation[]>`
       select ${tx(CONVERSATION_COLUMNS)} from public.conversations
       where user_id = ${ctx.userId}
@@ -58,7 +58,7 @@ export const listConversations = defineVerb('conversations.list', listQuerySchem
 
 export const getConversation = defineVerb('conversations.get', IdInputSchema, async ({ ctx, input }) => {
   const [row] = await withUserStatement(
-    ctx.claims,
+    ctx,
     (tx) => tx<Conversation[]>`
       select ${tx(CONVERSATION_COLUMNS)} from public.conversations where id = ${input.id}`,
     ctx.tx,
@@ -72,7 +72,7 @@ export const createConversation = defineVerb(
   ConversationCreateSchema,
   async ({ ctx, input }) => {
     const [row] = await withUserStatement(
-      ctx.claims,
+      ctx,
       (tx) => tx<Conversation[]>`
         insert into public.conversations (user_id, title, metadata)
         values (${ctx.userId}, ${input.title}, ${jsonParam(tx, input.metadata)})
@@ -89,7 +89,7 @@ export const deleteConversation = defineVerb(
   IdInputSchema,
   async ({ ctx, input }) => {
     const deleted = await withUserStatement(
-      ctx.claims,
+      ctx,
       (tx) => tx`delete from public.conversations where id = ${input.id} returning 1`,
       ctx.tx,
     )
@@ -101,7 +101,7 @@ export const deleteConversation = defineVerb(
 export const listMessages = defineVerb('messages.list', MessagesQuerySchema, async ({ ctx, input }) => {
   const after = readCursor(input.cursor, MessagePosition)
   const rows = await withUser(
-    ctx.claims,
+    ctx,
     async (tx) => {
       const messages = await tx<Message[]>`
         select ${messageColumns(tx)} from public.messages
@@ -129,7 +129,7 @@ export const createMessage = defineVerb('messages.create', MessageInputSchema, a
   // A conversation deleted while the message is stored fails the foreign key: to the client it is gone.
   const [row] = await withRules({ messages_conversation_fkey: conversationNotFound }, () =>
     withUserStatement(
-      ctx.claims,
+      ctx,
       (tx) => tx<Message[]>`
         insert into public.messages (user_id, conversation_id, role, content, addressee, metadata)
         select ${ctx.userId}, c.id, ${input.role}::public.message_role, ${input.content}, ${input.agent_id},
@@ -166,7 +166,7 @@ export const recordAgentMessage = defineVerb(
     const agentId = ctx.actor.agentId
     const [row] = await withRules({ messages_conversation_fkey: conversationNotFound }, () =>
       withUserStatement(
-        ctx.claims,
+        ctx,
         (tx) => tx<Message[]>`
           select ${messageColumns(tx)} from private.insert_message(
             ${input.conversation_id}, ${input.role}::public.message_role, ${input.content}, ${agentId},

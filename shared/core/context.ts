@@ -42,14 +42,17 @@ export interface ServiceContext {
   claims: JwtClaims
   userId: string
   actor: Actor
+  /** The client's address, when a request came from one: counted against its rate limit. */
+  address?: string
   tx?: Tx
 }
 
 /** The context of a user acting for themselves (every HTTP route). */
-export const userContext = (claims: JwtClaims): ServiceContext => ({
+export const userContext = (claims: JwtClaims, address?: string): ServiceContext => ({
   claims,
   userId: claims.sub,
   actor: USER_ACTOR,
+  ...(address ? { address } : {}),
 })
 
 /** The context of an agent acting for the user whose claims these are. */

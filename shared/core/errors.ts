@@ -131,6 +131,7 @@ export function issueDetails(issues: readonly z.core.$ZodIssue[]): ErrorDetail[]
 interface PostgresErrorLike {
   code: string
   message: string
+  detail?: string
   severity?: string
 }
 
@@ -172,6 +173,14 @@ function fromPostgres(error: PostgresErrorLike): DomainError | undefined {
     case '40001':
     case '40P01':
       return new ConflictError('The request collided with a concurrent change; retry it')
+    case 'CS429': {
+      // private.count_request: over a rate limit; DETAIL is the seconds until the minute ends.
+      const seconds = Number(error.detail)
+      return new RateLimitedError(
+        'Too many requests; wait before trying again',
+        Number.isFinite(seconds) ? seconds : 60,
+      )
+    }
     case 'CS401':
       // private.require_live_session: the token's session has ended (signed out, or past not_after).
       return new UnauthorizedError('This session has ended; sign in again')

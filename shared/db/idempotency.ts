@@ -36,7 +36,7 @@ export async function runIdempotent<T>(
   const { key, scope } = idempotency
   const hash = await requestHash(scope, idempotency.input)
   return withUser(
-    ctx.claims,
+    ctx,
     async (tx) => {
       const claimed = await tx`
         insert into public.idempotency_keys as k (user_id, scope, key, request_hash)

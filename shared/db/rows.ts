@@ -46,7 +46,7 @@ export async function getRow<Row extends object>(
   id: string,
 ): Promise<Row> {
   const [row] = await withUserStatement(
-    ctx.claims,
+    ctx,
     (tx) => tx<Row[]>`select ${columnsOf(tx, table)} from ${tableOf(tx, table)} where id = ${id}`,
     ctx.tx,
   )

@@ -1,25 +1,41 @@
 import type postgres from 'postgres'
-import type { JwtClaims, Tx } from '../core/context.ts'
+import { loadConfig } from '../config.ts'
+import type { JwtClaims, ServiceContext, Tx } from '../core/context.ts'
 import { getSql } from './client.ts'
 
 export type { Tx } from '../core/context.ts'
 
-// A request runs in one transaction as the user (docs/adr/0001, 0009, 0021): `request.jwt.claims`
+// A request runs in one transaction as the user (docs/adr/0001, 0009, 0023): `request.jwt.claims`
 // (bound as a parameter, never pasted into SQL) and `role authenticated`, both transaction-local,
 // so RLS decides every row. The same statement checks that the token's session still lives
 // (tokens are verified without calling Auth, so one would outlive a sign-out by up to its hour):
 // private.require_live_session raises CS401 if not, which aborts the transaction, so nothing the
-// request did is kept and it is answered 401 (core/errors.ts maps CS401).
+// request did is kept and it is answered 401 (core/errors.ts maps CS401). The statement also
+// counts the request against the rate limits (private.count_request, ADR 0022): over one, it
+// raises CS429 (a 429 with Retry-After).
 
-function openTransaction(tx: Tx, claims: JwtClaims) {
+/** Who a transaction is for: a verb's context (claims, client address, an open transaction) or bare claims. */
+export type Subject = ServiceContext | JwtClaims
+
+function partsOf(subject: Subject, joined: Tx | undefined) {
+  if ('claims' in subject && typeof subject.claims === 'object') {
+    const ctx = subject as ServiceContext
+    return { claims: ctx.claims, address: ctx.address, outer: joined ?? ctx.tx }
+  }
+  return { claims: subject as JwtClaims, address: undefined, outer: joined }
+}
+
+function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined) {
   // Only verified claims get here; anything else is a bug, refused before it reaches the pipeline.
   if (typeof claims?.sub !== 'string') throw new Error('withUser needs the verified claims of a user')
+  const { perUserPerMinute, perAddressPerMinute } = loadConfig().rateLimits
   return Promise.all([
     tx`begin`.execute(),
     tx`
       select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
              set_config('role', 'authenticated', true),
-             private.require_live_session(${claims.session_id ?? null}::uuid)`.execute(),
+             private.require_live_session(${claims.session_id ?? null}::uuid),
+             private.count_request(${address ?? null}, ${perUserPerMinute}, ${perAddressPerMinute})`.execute(),
   ])
 }
 
@@ -30,11 +46,12 @@ function openTransaction(tx: Tx, claims: JwtClaims) {
  * has ended, say), fn's queries fail too and that failure is reported. Given `outer`, fn joins
  * that transaction instead.
  */
-export async function withUser<T>(claims: JwtClaims, fn: (tx: Tx) => Promise<T>, outer?: Tx): Promise<T> {
+export async function withUser<T>(subject: Subject, fn: (tx: Tx) => Promise<T>, joined?: Tx): Promise<T> {
+  const { claims, address, outer } = partsOf(subject, joined)
   if (outer) return fn(outer)
   const tx = await getSql().reserve()
   try {
-    const opened = openTransaction(tx, claims)
+    const opened = openTransaction(tx, claims, address)
     // Awaited below; until then a failure must not count as an unhandled rejection.
     opened.catch(() => {})
     let result: T
@@ -64,15 +81,16 @@ export async function withUser<T>(claims: JwtClaims, fn: (tx: Tx) => Promise<T>,
  * `statement` must build the query without awaiting it. Given `outer`, it runs in that transaction.
  */
 export async function withUserStatement<Rows extends readonly postgres.MaybeRow[]>(
-  claims: JwtClaims,
+  subject: Subject,
   statement: (tx: Tx) => postgres.PendingQuery<Rows>,
-  outer?: Tx,
+  joined?: Tx,
 ): Promise<postgres.RowList<Rows>> {
+  const { claims, address, outer } = partsOf(subject, joined)
   if (outer) return statement(outer)
   const tx = await getSql().reserve()
   try {
     const [opened, result, committed] = await Promise.allSettled([
-      openTransaction(tx, claims),
+      openTransaction(tx, claims, address),
       statement(tx).execute(),
       tx`commit`.execute(),
     ])

@@ -9,7 +9,14 @@ export interface AppEnv {
   }
 }
 
-/** The service context of an authenticated request (after `requireUser`): the user acts for themselves. */
-export function serviceContext(c: { var: AppEnv['Variables'] }): ServiceContext {
-  return userContext(c.var.claims)
+/**
+ * The service context of an authenticated request (after `requireUser`): the user acts for
+ * themselves, from the address the edge gateway forwarded (its first entry is the client's).
+ */
+export function serviceContext(c: {
+  var: AppEnv['Variables']
+  req: { header(name: string): string | undefined }
+}): ServiceContext {
+  const address = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
+  return userContext(c.var.claims, address || undefined)
 }

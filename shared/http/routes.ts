@@ -29,15 +29,22 @@ import { requireUser } from './require-user.ts'
 // read as the output of the schema that validated it. The routes validate with the verb's own
 // schemas, so they hand the verb's `trusted` body what its schema produced.
 
-/** A route that needs a user's access token, with the shared error responses and its own. */
+/**
+ * A route that needs a user's access token, with the shared error responses and its own; its
+ * requests count against the user's and the address's rate limits (429).
+ */
 export function userRoute<const Config extends Omit<RouteConfig, 'security' | 'middleware'>>(config: Config) {
   return createRoute({
     ...config,
     security: bearerAuth,
     middleware: [requireUser] as [typeof requireUser],
-    responses: { ...errorResponses, ...config.responses },
+    responses: { ...errorResponses, 429: errorResponse(429, rateLimitDescription), ...config.responses },
   })
 }
+
+const rateLimitDescription =
+  'Over the requests a user (RATE_LIMIT_PER_USER_PER_MINUTE, default 1200) or a client address ' +
+  '(RATE_LIMIT_PER_ADDRESS_PER_MINUTE, default 6000) may make a minute; see Retry-After (rate_limited)'
 
 /** A JSON response of this schema. */
 export const jsonResponse = <Schema extends z.ZodType>(description: string, schema: Schema) => ({

@@ -46,7 +46,7 @@ const ListPosition = z.tuple([z.boolean(), TimestampSchema, z.uuid()])
 export const listNotes = defineVerb('notes.list', NoteListQuerySchema, async ({ ctx, input }) => {
   const after = readCursor(input.cursor, ListPosition)
   const rows = await withUserStatement(
-    ctx.claims,
+    ctx,
     (tx) => tx<NoteRow[]>`
       select ${tx(NOTE_COLUMNS)} from public.notes
       where user_id = ${ctx.userId} and is_archived = ${input.is_archived}
@@ -71,7 +71,7 @@ export const createNote = defineVerb('notes.create', NoteCreateSchema, async ({ 
   const { source, source_reference } = provenanceOf(ctx.actor)
   return withRules(rules, () =>
     withUser(
-      ctx.claims,
+      ctx,
       async (tx) => {
         const [row] = await tx<NoteRow[]>`
           insert into public.notes (user_id, parent_id, title, content, is_archived, is_pinned, metadata,
@@ -94,7 +94,7 @@ export const updateNote = defineVerb('notes.update', NoteChangeSchema, async ({ 
   checkSize(input.changes.content)
   return withRules(rules, () =>
     withUser(
-      ctx.claims,
+      ctx,
       async (tx) => {
         const row = await updateRow(tx, NOTES, { ...input, changes: userEdit(ctx.actor, input.changes) })
         if (input.changes.content !== undefined) await syncChecklist(tx, ctx.userId, row.id, row.content)
@@ -107,5 +107,5 @@ export const updateNote = defineVerb('notes.update', NoteChangeSchema, async ({ 
 
 /** Deletes the note, its sub-notes (the foreign key cascades) and their checklist tasks. */
 export const deleteNote = defineVerb('notes.delete', RowVersionSchema, async ({ ctx, input }) => {
-  await withUser(ctx.claims, (tx) => deleteRow(tx, NOTES, input), ctx.tx)
+  await withUser(ctx, (tx) => deleteRow(tx, NOTES, input), ctx.tx)
 })

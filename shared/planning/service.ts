@@ -47,7 +47,7 @@ const ListPosition = z.tuple([TimestampSchema, z.uuid()])
 export const listGoals = defineVerb('goals.list', GoalListQuerySchema, async ({ ctx, input }) => {
   const after = readCursor(input.cursor, ListPosition)
   const rows = await withUserStatement(
-    ctx.claims,
+    ctx,
     (tx) => tx<Goal[]>`
       select ${tx(GOAL_COLUMNS)} from public.goals
       where user_id = ${ctx.userId}
@@ -65,7 +65,7 @@ export const listGoals = defineVerb('goals.list', GoalListQuerySchema, async ({ 
 /** A goal with its direct sub-goals, oldest first. */
 export const getGoal = defineVerb('goals.get', IdInputSchema, ({ ctx, input }) =>
   withUser(
-    ctx.claims,
+    ctx,
     async (tx) => {
       const goal = await selectRow(tx, GOALS, input.id)
       if (!goal) throw GOALS.notFound()
@@ -84,7 +84,7 @@ export const createGoal = defineVerb('goals.create', GoalCreateSchema, async ({ 
   const { source, source_reference } = provenanceOf(ctx.actor)
   return withRules(rules, async () => {
     const [row] = await withUserStatement(
-      ctx.claims,
+      ctx,
       (tx) => tx<Goal[]>`
           insert into public.goals (user_id, parent_goal_id, title, description, timeframe, status, progress,
                                     priority, due_date, metadata, source, source_reference)
@@ -101,7 +101,7 @@ export const createGoal = defineVerb('goals.create', GoalCreateSchema, async ({ 
 export const updateGoal = defineVerb('goals.update', GoalChangeSchema, ({ ctx, input }) =>
   withRules(rules, () =>
     withUser(
-      ctx.claims,
+      ctx,
       (tx) => updateRow(tx, GOALS, { ...input, changes: userEdit(ctx.actor, input.changes) }),
       ctx.tx,
     ),
@@ -110,7 +110,7 @@ export const updateGoal = defineVerb('goals.update', GoalChangeSchema, ({ ctx, i
 
 /** Deletes the goal; its sub-goals stay, as top-level goals (the foreign key sets their parent null). */
 export const deleteGoal = defineVerb('goals.delete', RowVersionSchema, async ({ ctx, input }) => {
-  await withUser(ctx.claims, (tx) => deleteRow(tx, GOALS, input), ctx.tx)
+  await withUser(ctx, (tx) => deleteRow(tx, GOALS, input), ctx.tx)
 })
 
 const REFLECTIONS = rowTable<Reflection>('reflections', REFLECTION_COLUMNS, 'No such reflection')
@@ -124,7 +124,7 @@ export const listReflections = defineVerb(
     const after = readCursor(input.cursor, ListPosition)
     const { from, to } = input
     const rows = await withUserStatement(
-      ctx.claims,
+      ctx,
       (tx) => tx<Reflection[]>`
       select ${tx(REFLECTION_COLUMNS)} from public.reflections
       where user_id = ${ctx.userId}
@@ -151,7 +151,7 @@ export const createReflection = defineVerb(
   async ({ ctx, input }) => {
     const { source, source_reference } = provenanceOf(ctx.actor)
     const [row] = await withUserStatement(
-      ctx.claims,
+      ctx,
       (tx) => tx<Reflection[]>`
       insert into public.reflections (user_id, reflection_type, title, content, mood, metadata, source,
                                       source_reference)
@@ -165,5 +165,5 @@ export const createReflection = defineVerb(
 )
 
 export const deleteReflection = defineVerb('reflections.delete', RowVersionSchema, async ({ ctx, input }) => {
-  await withUser(ctx.claims, (tx) => deleteRow(tx, REFLECTIONS, input), ctx.tx)
+  await withUser(ctx, (tx) => deleteRow(tx, REFLECTIONS, input), ctx.tx)
 })

@@ -76,7 +76,7 @@ export const listTasks = defineVerb('tasks.list', TaskListQuerySchema, async ({ 
   if (after && !after.success)
     throw new ValidationError([{ path: 'cursor', message: 'The cursor is not valid' }])
   const rows = await withUserStatement(
-    ctx.claims,
+    ctx,
     (tx) => {
       const key = tx.unsafe(sort.columns.join(', '))
       const keyOrder = tx.unsafe(sort.columns.map((column) => `${column} ${order}`).join(', '))
@@ -108,7 +108,7 @@ export const createTask = defineVerb('tasks.create', TaskCreateSchema, async ({ 
   const { source, source_reference } = provenanceOf(ctx.actor)
   return withRules(rules, async () => {
     const [row] = await withUserStatement(
-      ctx.claims,
+      ctx,
       (tx) => tx<Task[]>`
           insert into public.tasks (user_id, parent_id, title, description, status, priority, due_date, due_time,
                                     source, source_reference, completed_at, metadata)
@@ -148,7 +148,7 @@ export const updateTask = defineVerb('tasks.update', TaskChangeSchema, async ({ 
   const columns = givenColumns(edit)
   return withRules(rules, () =>
     withUser(
-      ctx.claims,
+      ctx,
       async (tx) => {
         const change = status ? statusChange(tx, status) : undefined
         // postgres.js writes `col = value, …` for the helper only right after the word `set`.
@@ -182,7 +182,7 @@ export const setTaskStatus = defineVerb('tasks.set_status', TaskStatusInputSchem
 /** Deletes the task and its subtasks; checklist tasks among them take their blocks out of their notes. */
 export const deleteTask = defineVerb('tasks.delete', RowVersionSchema, async ({ ctx, input }) => {
   await withUser(
-    ctx.claims,
+    ctx,
     async (tx) => {
       // Read before the delete: the subtasks it cascades to are not returned by it.
       const checklistTasks = await tx<{ note_id: string; block_id: string }[]>`
@@ -215,7 +215,7 @@ export const listNoteTasks = defineVerb(
   async ({ ctx, input }) => {
     const after = readCursor(input.cursor, TaskPosition)
     const rows = await withUser(
-      ctx.claims,
+      ctx,
       async (tx) => {
         const tasks = await tx<Task[]>`
         select ${tx(TASK_COLUMNS)} from public.tasks

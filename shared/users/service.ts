@@ -33,7 +33,7 @@ const withEmail = (ctx: ServiceContext, row: ProfileRow): Profile => ({
 })
 
 export const getMe = defineVerb('profile.get', NoInputSchema, async ({ ctx }) => {
-  const [row] = await withUserStatement(ctx.claims, (tx) => selectProfile(tx, ctx.userId), ctx.tx)
+  const [row] = await withUserStatement(ctx, (tx) => selectProfile(tx, ctx.userId), ctx.tx)
   if (!row) throw profileNotFound()
   return withEmail(ctx, row)
 })
@@ -41,7 +41,7 @@ export const getMe = defineVerb('profile.get', NoInputSchema, async ({ ctx }) =>
 export const updateMe = defineVerb('profile.update', ProfileUpdateSchema, async ({ ctx, input }) => {
   const columns = (['full_name', 'avatar_url'] as const).filter((column) => input[column] !== undefined)
   const [row] = await withUserStatement(
-    ctx.claims,
+    ctx,
     (tx) =>
       columns.length === 0
         ? selectProfile(tx, ctx.userId)
@@ -56,7 +56,7 @@ export const updateMe = defineVerb('profile.update', ProfileUpdateSchema, async 
 
 export const getPreferences = defineVerb('preferences.get', NoInputSchema, async ({ ctx }) => {
   const [row] = await withUserStatement(
-    ctx.claims,
+    ctx,
     (tx) =>
       tx<{ preferences: Preferences }[]>`select preferences from public.profiles where id = ${ctx.userId}`,
     ctx.tx,
@@ -70,7 +70,7 @@ export const replacePreferences = defineVerb(
   PreferencesSchema,
   async ({ ctx, input }) => {
     const [row] = await withUserStatement(
-      ctx.claims,
+      ctx,
       (tx) => tx<{ preferences: Preferences }[]>`
       update public.profiles set preferences = ${tx.json(input as JSONValue)} where id = ${ctx.userId}
       returning preferences`,

@@ -1,4 +1,4 @@
--- The one-statement request path (docs/adr/0021-one-round-trip.md) sends BEGIN, the request's
+-- The one-statement request path (docs/adr/0023-one-round-trip.md) sends BEGIN, the request's
 -- settings, the verb's statement and COMMIT in one write, before any answer is back. So the
 -- session check cannot be an answer the function reads first: it raises instead, which aborts the
 -- transaction, fails the verb's statement and turns the COMMIT into a rollback. Nothing a

@@ -18,6 +18,11 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  // Every test client is 127.0.0.1, so a per-address limit would count the whole suite as one
+  // client; the per-user limit stays on (its counting runs on every request) but out of reach.
+  // tests/reliability/rate-limits.test.ts sets low limits of its own.
+  process.env.RATE_LIMIT_PER_USER_PER_MINUTE ??= '100000'
+  process.env.RATE_LIMIT_PER_ADDRESS_PER_MINUTE ??= '0'
   const logs: string[] = []
   const stack = await startStack({ port: 0, dbPort: 0, log: (name, line) => logs.push(`[${name}] ${line}`) })
   project.provide('stack', {

@@ -65,6 +65,7 @@ beforeAll(async () => {
     jwtSecret: SECRET,
     jwks: createLocalJWKSet({ keys: [publicJwk] }),
     corsOrigins: [],
+    rateLimits: { perUserPerMinute: 0, perAddressPerMinute: 0 },
   }
 })
 

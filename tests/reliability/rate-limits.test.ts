@@ -1,0 +1,81 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { app as planning } from '../../functions/planning/app.ts'
+import { app as users } from '../../functions/users/app.ts'
+import { setConfigForTests } from '../../shared/config.ts'
+import { closeSql } from '../../shared/db/client.ts'
+import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
+
+// Issue 12, point 9: per user and per address, counted in the database (so every function instance
+// sees the same count), answered 429 rate_limited with Retry-After, and nothing of a refused
+// request is kept.
+
+const { sql } = twoUsers()
+afterEach(() => setConfigForTests(undefined))
+afterAll(() => closeSql())
+
+const call = (app: typeof users, path: string, user: TestUser, address: string, init: RequestInit = {}) =>
+  app.request(path, {
+    ...init,
+    headers: { authorization: `Bearer ${user.token}`, 'x-forwarded-for': address, ...init.headers },
+  })
+
+async function expectLimited(response: Response) {
+  expect(response.status).toBe(429)
+  const retryAfter = Number(response.headers.get('retry-after'))
+  expect(retryAfter).toBeGreaterThanOrEqual(1)
+  expect(retryAfter).toBeLessThanOrEqual(60)
+  const body = (await response.json()) as { error: { code: string; request_id: string } }
+  expect(body.error.code).toBe('rate_limited')
+  expect(body.error.request_id).toBe(response.headers.get('x-request-id'))
+}
+
+describe('rate limits', () => {
+  it('refuse a user’s requests over their limit a minute with 429 and Retry-After, keeping nothing', async () => {
+    setConfigForTests({ rateLimits: { perUserPerMinute: 4, perAddressPerMinute: 0 } })
+    const ada = await createUser('limited')
+    for (let i = 0; i < 3; i++) expect((await call(users, '/users/me', ada, '10.0.0.1')).status).toBe(200)
+    // Across functions: the planning function counts against the same user.
+    expect((await call(planning, '/planning/goals', ada, '10.0.0.2')).status).toBe(200)
+    await expectLimited(await call(users, '/users/me', ada, '10.0.0.3'))
+    const write = await call(users, '/users/me', ada, '10.0.0.4', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ full_name: 'Over the limit' }),
+    })
+    await expectLimited(write)
+    const [profile] = await sql`select full_name from public.profiles where id = ${ada.id}`
+    expect(profile.full_name).toBe('limited')
+    const [counted] = await sql`select count from private.request_counts where key = ${`user:${ada.id}`}`
+    expect(counted.count).toBe(4)
+    // Another user is not held back by ada's requests.
+    const bob = await createUser('unlimited')
+    expect((await call(users, '/users/me', bob, '10.0.0.5')).status).toBe(200)
+  })
+
+  it('refuse an address’s requests over its limit, whichever user signs them', async () => {
+    setConfigForTests({ rateLimits: { perUserPerMinute: 0, perAddressPerMinute: 3 } })
+    const address = `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`
+    const [first, second] = [await createUser('addr-a'), await createUser('addr-b')]
+    expect((await call(users, '/users/me', first, address)).status).toBe(200)
+    expect((await call(users, '/users/me', second, address)).status).toBe(200)
+    expect((await call(users, '/users/me', first, `${address}, 192.0.2.1`)).status).toBe(200)
+    await expectLimited(await call(users, '/users/me', second, address))
+    expect((await call(users, '/users/me', second, '10.8.0.1')).status).toBe(200)
+  })
+
+  it('are documented in every authenticated route of the OpenAPI documents', async () => {
+    for (const [name, app] of [
+      ['users', users],
+      ['planning', planning],
+    ] as const) {
+      const doc = (await (await app.request(`/${name}/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>
+      }
+      for (const [path, operations] of Object.entries(doc.paths)) {
+        for (const [method, operation] of Object.entries(operations)) {
+          if (operation.security) expect(operation.responses, `${method} ${path}`).toHaveProperty('429')
+        }
+      }
+    }
+  })
+})
