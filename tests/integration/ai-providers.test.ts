@@ -159,6 +159,13 @@ describe.each(cases)('$provider', ({ provider, keyVariable, fake, configure, rec
     expect(result.message.text).toBe('Tuesday is free.')
     expect(result.usage).toMatchObject({ input_tokens: 7, output_tokens: 3 })
     expect(received(seen).body.stream).toBeFalsy()
+
+    fake().reply({ toolCalls: [{ id: 'call_2', name: 'create_task', args: { title: 'Call mum' } }] })
+    const call = await invokeChat({ messages: [new HumanMessage('Remind me to call mum')], tools: [addTask] })
+    expect(call.message.tool_calls).toEqual([
+      expect.objectContaining({ id: 'call_2', name: 'create_task', args: { title: 'Call mum' } }),
+    ])
+    expect(received(seen + 1).tools).toEqual(['create_task'])
   })
 
   it('round-trips a tool call: the call streams in, its result goes back in the history', async () => {
