@@ -35,6 +35,30 @@ function count(name: string, fallback: number): number {
   return Number.isInteger(value) && value >= 0 ? value : fallback
 }
 
+/** One provider's key and base URL, by the provider SDK's own variable names. */
+export interface ProviderSettings {
+  apiKey: string | undefined
+  baseUrl: string | undefined
+}
+
+/** The AI providers and models (shared/ai/), read apart from `Config` so that code without AI needs none of it. */
+export interface AiConfig {
+  /** `OPENAI_API_KEY`, `OPENAI_BASE_URL` (also any OpenAI-compatible server: Ollama, llama.cpp, vLLM). */
+  openai: ProviderSettings
+  /** `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`. */
+  anthropic: ProviderSettings
+  /** `XAI_API_KEY`, `XAI_BASE_URL`. */
+  xai: ProviderSettings
+  /** `OPENROUTER_API_KEY`, `OPENROUTER_BASE_URL`. */
+  openrouter: ProviderSettings
+  /** `AI_DEFAULT_MODEL`, a `provider:model` name such as `openai:gpt-4.1-mini`. */
+  defaultModel: string | undefined
+  /** `AI_FALLBACK_MODELS`, comma-separated `provider:model` names tried in order when a model is down. */
+  fallbackModels: string[]
+  /** `OPENAI_COMPATIBLE_STREAM_USAGE=false` for OpenAI-compatible servers that reject `stream_options`. */
+  compatibleStreamUsage: boolean
+}
+
 const LOCAL_SUPABASE_URL = 'http://127.0.0.1:54321'
 /** The dev servers a local frontend usually runs on (Vite, Next.js, Expo web). */
 const LOCAL_ORIGINS = [
@@ -50,6 +74,29 @@ const LOCAL_ORIGINS = [
 function parseJwks(raw: string): JSONWebKeySet {
   const parsed = JSON.parse(raw) as JSONWebKeySet | JSONWebKeySet['keys']
   return Array.isArray(parsed) ? { keys: parsed } : parsed
+}
+
+const commaList = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+
+const provider = (prefix: string): ProviderSettings => ({
+  apiKey: env(`${prefix}_API_KEY`),
+  baseUrl: env(`${prefix}_BASE_URL`)?.replace(/\/+$/, ''),
+})
+
+function readAiConfig(): AiConfig {
+  return {
+    openai: provider('OPENAI'),
+    anthropic: provider('ANTHROPIC'),
+    xai: provider('XAI'),
+    openrouter: provider('OPENROUTER'),
+    defaultModel: env('AI_DEFAULT_MODEL')?.trim() || undefined,
+    fallbackModels: commaList(env('AI_FALLBACK_MODELS')),
+    compatibleStreamUsage: env('OPENAI_COMPATIBLE_STREAM_USAGE')?.toLowerCase() !== 'false',
+  }
 }
 
 function readConfig(): Config {
@@ -88,4 +135,17 @@ export function loadConfig(): Config {
 /** Tests replace parts of the configuration; `undefined` goes back to the environment. */
 export function setConfigForTests(overrides: Partial<Config> | undefined): void {
   current = overrides ? { ...readConfig(), ...overrides } : undefined
+}
+
+let currentAi: AiConfig | undefined
+
+/** The AI configuration, read from the environment on first use. */
+export function loadAiConfig(): AiConfig {
+  currentAi ??= readAiConfig()
+  return currentAi
+}
+
+/** Tests replace parts of the AI configuration; `undefined` goes back to the environment. */
+export function setAiConfigForTests(overrides: Partial<AiConfig> | undefined): void {
+  currentAi = overrides ? { ...readAiConfig(), ...overrides } : undefined
 }
