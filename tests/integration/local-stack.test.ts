@@ -96,7 +96,11 @@ describe('the embedded database server', () => {
   })
 })
 
-describe('turn hints', () => {
+// Each of these starts a database of its own (PGlite's boot and bootstrap take seconds, more on a
+// busy machine): they get the time a start takes, not the default 30 s.
+const STARTS_A_DATABASE = { timeout: 120_000 }
+
+describe('turn hints', STARTS_A_DATABASE, () => {
   it('tell listeners each time a client ends its turn, until they unsubscribe', async () => {
     const database = await startDatabase({ port: 0 })
     const sql = postgres(database.url, { max: 1, onnotice: () => {} })
@@ -122,7 +126,7 @@ describe('turn hints', () => {
   })
 })
 
-describe('starting a database', () => {
+describe('starting a database', STARTS_A_DATABASE, () => {
   it('refuses a second opener of one data directory and says who holds it', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'consilium-lock-')), 'db')
     const first = await startDatabase({ dataDir, port: 0 })

@@ -28,8 +28,9 @@ describe('readEnvFiles', () => {
     const example = readFileSync(join(PROJECT_ROOT, '.env.example'), 'utf8')
     const uncommented = example.replace(/^# ([A-Z][A-Z0-9_]*=)/gm, '$1')
     const env = readEnvFiles(project({ dotenv: uncommented }))
+    for (const [name, value] of Object.entries(env)) expect(value, name).not.toContain('#')
     expect(env).toMatchObject({
-      OPENAI_BASE_URL: '',
+      OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1',
       OPENAI_API_KEY: '',
       CORS_ALLOWED_ORIGINS: 'http://localhost:3000,http://127.0.0.1:3000',
     })
