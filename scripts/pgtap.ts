@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { runAdvisors } from './advisors.ts'
 import { startDatabase } from './stack/database.ts'
-import { applyMigrations, PROJECT_ROOT } from './stack/migrate.ts'
+import { PROJECT_ROOT } from './paths.ts'
+import { applyMigrations } from './stack/migrate.ts'
 
 // Runs the pgTAP files in supabase/tests in name order (000-helpers.sql installs the `tests`
 // helpers first). Each file is sent whole as one simple-protocol query; its TAP lines come back as

@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DataDirLockedError, startDatabase } from '../../scripts/stack/database.ts'
-import { cliDbUrl, PROJECT_ROOT, supabaseCli } from '../../scripts/stack/migrate.ts'
+import { PROJECT_ROOT } from '../../scripts/paths.ts'
+import { cliDbUrl, supabaseCli } from '../../scripts/stack/migrate.ts'
 import { stack } from '../helpers/stack.ts'
 
 const clients: postgres.Sql[] = []
