@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { type Database, startDatabase } from './database.ts'
+import { type Database, SUPERUSER, startDatabase } from './database.ts'
 import { declaredFunctions, FunctionWorker } from './functions/runner.ts'
 import { createGateway, type GatewayOptions, listen } from './gateway.ts'
 import { loadKeys, type StackKeys } from './keys.ts'
@@ -77,12 +77,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       reset: options.reset,
     })
     cleanups.push(() => database.stop())
+    // Migrations and seed run as postgres, as `supabase db push` and `supabase db reset` do on hosted.
     await applyMigrations(database.url)
-    const sql = postgres(database.url, { max: 4, onnotice: () => {} })
-    cleanups.push(() => sql.end())
     if (options.seed && fresh && existsSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'))) {
-      await sql.unsafe(readFileSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'), 'utf8'))
+      const seeder = postgres(database.url, { max: 1, onnotice: () => {} })
+      await seeder
+        .unsafe(readFileSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'), 'utf8'))
+        .finally(() => seeder.end())
     }
+    // Auth and Realtime log in as the roles hosted Supabase's services use.
+    const sql = postgres(database.urlFor('supabase_auth_admin'), { max: 4, onnotice: () => {} })
+    cleanups.push(() => sql.end())
 
     const keys = await loadKeys(options.dataDir ? join(options.dataDir, '..', 'signing-key.json') : undefined)
     const gatewayOptions: GatewayOptions = { host, port: options.port, keys, functions: new Map() }
@@ -107,7 +112,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       passwordMinLength: auth.minimum_password_length,
     })
     const realtime = await createRealtimeServer({
-      dbUrl: database.url,
+      dbUrl: database.urlFor(SUPERUSER),
       keys,
       log: (line) => (options.log ?? ((name, text) => console.error(`[${name}] ${text}`)))('realtime', line),
     })
