@@ -5,6 +5,7 @@ import {
   authentication,
   BackendScanner,
   CANCEL_REQUEST,
+  customSettingNames,
   errorResponse,
   GSSENC_REQUEST,
   ident,
@@ -56,12 +57,18 @@ const stateKey = (state: SessionState) => JSON.stringify(state)
 /** Settings that belong to a transaction or to the role switch, never restored as session settings. */
 const NOT_SAVED = ['transaction_isolation', 'transaction_read_only', 'transaction_deferrable', 'role']
 
-/** The session settings and identity the current connection left, read before another one takes over. */
+/**
+ * The session settings and identity the current connection left, read before another one takes
+ * over: those pg_settings shows as set in the session, and the custom ones ($1) it cannot show.
+ */
 const READ_SESSION = `
   select session_user::text as "user", pg_catalog.current_setting('role') as role,
          coalesce((select pg_catalog.json_agg(pg_catalog.json_build_array(name, pg_catalog.current_setting(name)))
                    from pg_catalog.pg_settings
-                   where source = 'session' and name <> all ('{${NOT_SAVED.join(',')}}')), '[]') as settings`
+                   where source = 'session' and name <> all ('{${NOT_SAVED.join(',')}}')), '[]') as settings,
+         coalesce((select pg_catalog.json_agg(pg_catalog.json_build_array(n, v))
+                   from pg_catalog.unnest($1::text[]) n, pg_catalog.current_setting(n, true) v
+                   where v <> ''), '[]') as custom`
 
 /** A role that may log in: its password verifier and its login defaults. */
 const LOGIN_ROLE = `
@@ -99,6 +106,8 @@ export class PgServer {
   private holder: Connection | null = null
   /** The holder may have changed its session since `current` was read. */
   private holderChanged = false
+  /** Every custom (dotted) setting a client has named: pg_settings does not list them. */
+  private readonly customSettings = new Set<string>()
   private readonly adminState: SessionState
 
   constructor(private readonly options: PgServerOptions) {
@@ -206,6 +215,11 @@ export class PgServer {
     if (this.holder === connection) this.holderChanged = true
   }
 
+  /** Custom settings a client named, to be read with the rest of its session. */
+  noteCustomSettings(names: Iterable<string>): void {
+    for (const name of names) this.customSettings.add(name)
+  }
+
   /** A connection left: what it changed in the session is no longer anyone's to save. */
   forget(connection: Connection): void {
     if (this.holder !== connection) return
@@ -219,13 +233,17 @@ export class PgServer {
     const db = this.options.db
     if (this.holder && this.holderChanged) {
       try {
-        const [row] = (
-          await db.query<{ user: string; role: string; settings: Array<[string, string]> }>(READ_SESSION)
-        ).rows
+        type Row = {
+          user: string
+          role: string
+          settings: Array<[string, string]>
+          custom: Array<[string, string]>
+        }
+        const [row] = (await db.query<Row>(READ_SESSION, [[...this.customSettings]])).rows
         this.holder.state = {
           user: row.user,
           role: row.role === 'none' ? null : row.role,
-          settings: row.settings,
+          settings: [...row.settings, ...row.custom],
         }
         this.current = this.holder.state
       } catch {
@@ -461,6 +479,7 @@ class Connection {
     for (const [name, value] of parseStartupOptions(startup.params.get('options') ?? ''))
       settings.set(name, value)
     this.state = { user: role.rolname, role: null, settings: [...settings] }
+    this.server.noteCustomSettings([...settings.keys()].filter((name) => name.includes('.')))
     this.superuser = role.rolsuper
     this.phase = { name: 'ready' }
     await this.server.acquire(this)
@@ -535,7 +554,10 @@ class Connection {
       }
       try {
         await this.server.loadFor(this)
-        if (sql !== undefined && maySetSessionState(sql)) this.server.sessionMayHaveChanged(this)
+        if (sql !== undefined && maySetSessionState(sql)) {
+          this.server.sessionMayHaveChanged(this)
+          this.server.noteCustomSettings(customSettingNames(sql))
+        }
         await this.forward(bytes)
       } catch {
         // The socket's close event runs closed(), which rolls back and hands the database on.

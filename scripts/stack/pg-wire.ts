@@ -112,6 +112,23 @@ export function maySetSessionState(sql: string): boolean {
   return false
 }
 
+const CUSTOM_NAME = /^[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)+$/
+
+/**
+ * The custom (dotted) settings a query names in `set_config('…', …)` or `SET name …`. PostgreSQL
+ * lists no custom setting in pg_settings, so these are the ones a session's state is read for.
+ */
+export function customSettingNames(sql: string): string[] {
+  const names: string[] = []
+  for (const match of sql.matchAll(/\bset_config\s*\(\s*'([^']*)'/gi)) names.push(match[1])
+  for (const match of sql.matchAll(
+    /\bset\s+(?:session\s+|local\s+)?([A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)+)\s*(?:=|to\b)/gi,
+  )) {
+    names.push(match[1])
+  }
+  return names.filter((name) => CUSTOM_NAME.test(name)).map((name) => name.toLowerCase())
+}
+
 /** The text of the last top-level argument of a call whose arguments start at `from`. */
 function lastArgument(sql: string, from: number): string | undefined {
   let depth = 0
