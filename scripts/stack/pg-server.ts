@@ -53,6 +53,9 @@ interface SessionState {
 }
 
 const stateKey = (state: SessionState) => JSON.stringify(state)
+/** Settings in name order, so that equal states have equal keys. */
+const byName = (settings: Iterable<[string, string]>) =>
+  [...settings].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 /** Settings that belong to a transaction or to the role switch, never restored as session settings. */
 const NOT_SAVED = ['transaction_isolation', 'transaction_read_only', 'transaction_deferrable', 'role']
@@ -243,7 +246,7 @@ export class PgServer {
         this.holder.state = {
           user: row.user,
           role: row.role === 'none' ? null : row.role,
-          settings: [...row.settings, ...row.custom],
+          settings: byName([...row.settings, ...row.custom]),
         }
         this.current = this.holder.state
       } catch {
@@ -478,7 +481,7 @@ class Connection {
     }
     for (const [name, value] of parseStartupOptions(startup.params.get('options') ?? ''))
       settings.set(name, value)
-    this.state = { user: role.rolname, role: null, settings: [...settings] }
+    this.state = { user: role.rolname, role: null, settings: byName(settings) }
     this.server.noteCustomSettings([...settings.keys()].filter((name) => name.includes('.')))
     this.superuser = role.rolsuper
     this.phase = { name: 'ready' }
