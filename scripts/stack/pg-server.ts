@@ -259,19 +259,54 @@ export class PgServer {
       this.current = state
       return
     }
+    const from = this.current
     this.current = null
-    const sql = [`set session authorization ${ident(this.options.superuser)}`, 'reset all', 'set role none']
-    if (state.settings.length) {
-      sql.push(
-        `select ${state.settings.map(([name, value]) => `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`).join(', ')}`,
-      )
-    }
-    if (state.user !== this.options.superuser) sql.push(`set session authorization ${ident(state.user)}`)
-    if (state.role) sql.push(`set role ${ident(state.role)}`)
-    await db.exec(sql.join(';\n'))
+    const sql = from ? this.changes(from, state) : this.fromScratch(state)
+    if (sql.length) await db.exec(sql.join(';\n'))
     this.current = state
   }
+
+  /** Statements that make the session `state` whatever it holds now. */
+  private fromScratch(state: SessionState): string[] {
+    const superuser = this.options.superuser
+    return [
+      setConfigs([['session_authorization', superuser]]),
+      'reset all',
+      setConfigs([
+        ['role', 'none'],
+        ...state.settings,
+        ...(state.user === superuser
+          ? []
+          : ([['session_authorization', state.user]] as Array<[string, string]>)),
+        ...(state.role ? ([['role', state.role]] as Array<[string, string]>) : []),
+      ]),
+    ]
+  }
+
+  /**
+   * Statements that turn the session from `from`, exactly known, into `to`: one `select
+   * set_config(…), …` (the session user and SET ROLE are settings too), or a fresh start when a
+   * setting must go back to its default.
+   */
+  private changes(from: SessionState, to: SessionState): string[] {
+    const after = new Map(to.settings)
+    if (from.settings.some(([name]) => !after.has(name))) return this.fromScratch(to)
+    const before = new Map(from.settings)
+    const sets = to.settings.filter(([name, value]) => before.get(name) !== value)
+    const superuser = this.options.superuser
+    const configs: Array<[string, string]> = []
+    // Settings are made as the superuser, who may make any of them (as a server does before login).
+    const switching = sets.length > 0 || from.user !== to.user
+    if (switching && from.user !== superuser) configs.push(['session_authorization', superuser])
+    configs.push(...sets)
+    if (switching && to.user !== superuser) configs.push(['session_authorization', to.user])
+    if (switching || from.role !== to.role) configs.push(['role', to.role ?? 'none'])
+    return configs.length ? [setConfigs(configs)] : []
+  }
 }
+
+const setConfigs = (settings: Array<[string, string]>) =>
+  `select ${settings.map(([name, value]) => `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`).join(', ')}`
 
 interface Message {
   type: string
