@@ -8,7 +8,6 @@ import {
   customSettingNames,
   errorResponse,
   GSSENC_REQUEST,
-  ident,
   literal,
   maySetSessionState,
   parseStartup,

@@ -200,4 +200,3 @@ export class BackendScanner {
 }
 
 export const literal = (value: string) => `'${value.replaceAll("'", "''")}'`
-export const ident = (name: string) => `"${name.replaceAll('"', '""')}"`
