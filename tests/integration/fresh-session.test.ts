@@ -52,7 +52,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-describe('a fresh session as postgres', () => {
+// Each test reopens the database (a new PGlite backend), which takes seconds on a busy machine.
+describe('a fresh session as postgres', { timeout: 120_000 }, () => {
   it('logs in as hosted Supabase’s postgres, with pgvector not loaded', async () => {
     const sql = await freshSession()
     try {
