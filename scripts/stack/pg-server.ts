@@ -29,7 +29,7 @@ import {
  * connection's messages. The session is the connection's own while it holds the turn: before a
  * turn the server puts back the connection's session user, SET ROLE and session settings (its
  * login defaults from ALTER ROLE/DATABASE … SET and its startup parameters, then whatever it SET
- * itself), after `RESET ALL` of the previous connection's. See docs/adr/0014-hosted-roles-locally.md.
+ * itself) in place of the previous connection's. See docs/adr/0014-hosted-roles-locally.md.
  */
 
 export interface PgServerOptions {
