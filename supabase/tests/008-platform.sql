@@ -2,7 +2,7 @@
 -- reproduces it, see docs/adr/0014-hosted-roles-locally.md): who postgres is, what it may reach,
 -- and the parts of auth and realtime that change how a migration or a query behaves.
 begin;
-select plan(30);
+select plan(32);
 
 select is(current_user::text, 'postgres', 'the tests run as postgres');
 select isnt_superuser('postgres', 'postgres is not a superuser');
@@ -64,6 +64,16 @@ select ok(
   'auth''s tables have row level security and no policy: only roles that bypass it read them'
 );
 select table_owner_is('auth', 'users', 'supabase_auth_admin', 'supabase_auth_admin owns auth.users');
+select throws_ok(
+  'alter table auth.users add column nickname text',
+  '42501', 'must be owner of table users',
+  'a migration cannot change auth''s tables'
+);
+select throws_ok(
+  'create table auth.extra (id int)',
+  '42501', 'permission denied for schema auth',
+  'nor add its own to the auth schema'
+);
 select has_column('auth', 'sessions', 'refresh_token_hmac_key', 'auth.sessions has refresh_token_hmac_key');
 select has_column('auth', 'sessions', 'refresh_token_counter', 'auth.sessions has refresh_token_counter');
 select has_column('auth', 'sessions', 'scopes', 'auth.sessions has scopes');
