@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startStack } from './stack/index.ts'
-import { PROJECT_ROOT } from './stack/migrate.ts'
+import { PROJECT_ROOT } from './paths.ts'
 
 const HELP = `npm run dev -- [options]
 

@@ -5,11 +5,14 @@ import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { runAdvisors } from './advisors.ts'
 import { startDatabase } from './stack/database.ts'
-import { applyMigrations, PROJECT_ROOT } from './stack/migrate.ts'
+import { PROJECT_ROOT } from './paths.ts'
+import { applyMigrations } from './stack/migrate.ts'
 
 // Runs the pgTAP files in supabase/tests in name order (000-helpers.sql installs the `tests`
 // helpers first). Each file is sent whole as one simple-protocol query; its TAP lines come back as
-// the rows of its `select plan(…)`, `select ok(…)`, … statements.
+// the rows of its `select plan(…)`, `select ok(…)`, … statements. Everything runs as postgres,
+// which is not a superuser here either (docs/adr/0014-hosted-roles-locally.md): what passes here
+// passes under `supabase test db` on a hosted project.
 
 const TESTS_DIR = join(PROJECT_ROOT, 'supabase', 'tests')
 const SEED_FILE = join(PROJECT_ROOT, 'supabase', 'seed.sql')
@@ -66,9 +69,6 @@ export async function runPgTap(dbUrl: string): Promise<PgTapResult> {
   const sql = postgres(dbUrl, { max: 1, onnotice: () => {} })
   const results: PgTapFile[] = []
   try {
-    // pgTAP is called unqualified from the `extensions` schema, on hosted Supabase's search path
-    // (which a previous client of the one shared PGlite session may have changed).
-    await sql.unsafe(`set search_path to "$user", public, extensions`)
     for (const [index, file] of files.entries()) {
       let result: PgTapFile
       try {
@@ -94,8 +94,8 @@ export async function runPgTap(dbUrl: string): Promise<PgTapResult> {
 }
 
 // `tsx scripts/pgtap.ts [--report file.json]`: a fresh in-memory database, the migrations, the
-// advisors, the seed, then the tests; each step runs even if the one before it found problems.
-// `--db-url` runs only the tests, on a database already migrated.
+// advisors, the seed, then the tests, all as postgres; each step runs even if the one before it
+// found problems. `--db-url` runs only the tests, on a database already migrated.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({ options: { report: { type: 'string' }, 'db-url': { type: 'string' } } })
   const problems: string[] = []

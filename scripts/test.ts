@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { PROJECT_ROOT } from './stack/migrate.ts'
+import { PROJECT_ROOT } from './paths.ts'
 
 // `npm test`: every check, in order of cost. Each runs even when an earlier one failed, so one run
 // shows everything that is wrong; the exit code is non-zero if any failed.

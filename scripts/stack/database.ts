@@ -19,15 +19,18 @@ import { PgServer } from './pg-server.ts'
 
 const SQL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'sql')
 
+/** The bootstrap superuser PGlite's session is opened as; clients log in as hosted's roles. */
+export const SUPERUSER = 'supabase_admin'
+/** The password `supabase start` gives every login role; the stack sets it on roles that have none. */
+const PASSWORD = 'postgres'
+const DATABASE = 'postgres'
+
 /**
- * Every connection shares PGlite's one session; when a client that changed session settings (the
- * Supabase CLI sets search_path, for one) disconnects, the session returns to these.
+ * Extensions a non-superuser may create, as supautils.privileged_extensions lets postgres on
+ * hosted Supabase. PostgreSQL's own way to say so is `trusted = true` in the control file, which
+ * pgcrypto and uuid-ossp have already.
  */
-const SESSION_DEFAULTS = `
-  reset role;
-  select set_config('search_path', '"$user", public, extensions', false),
-         set_config('pgrst.db_schemas', 'public', false);
-`
+const TRUSTED_EXTENSIONS = ['vector', 'pgtap']
 
 export interface DatabaseOptions {
   /** Where PGlite keeps its files; `undefined` keeps the database in memory. */
@@ -39,9 +42,11 @@ export interface DatabaseOptions {
 }
 
 export interface Database {
-  /** postgres://postgres:postgres@host:port/postgres */
+  /** postgresql://postgres:postgres@host:port/postgres: hosted Supabase's `postgres`, not a superuser. */
   url: string
   port: number
+  /** The same server logged in as another role (supabase_admin, supabase_auth_admin, …). */
+  urlFor(role: string): string
   server: PgServer
   stop(): Promise<void>
 }
@@ -94,6 +99,45 @@ export function bootstrapSql(): string {
     .join('\n')
 }
 
+/** Lets non-superusers create the extensions hosted Supabase lets postgres create. */
+function trustExtensions(db: PGlite): void {
+  const { FS } = db.Module
+  for (const name of TRUSTED_EXTENSIONS) {
+    const file = `/pglite/share/postgresql/extension/${name}.control`
+    const control = FS.readFile(file, { encoding: 'utf8' })
+    if (!/^\s*trusted\s*=/m.test(control)) FS.writeFile(file, `${control}trusted = true\n`)
+  }
+}
+
+const OLD_LAYOUT =
+  'was made by an earlier version of the local stack, whose postgres role was a superuser. ' +
+  'Start with --reset to make it afresh (its data, and the seed, are loaded again from the migrations).'
+
+async function openPglite(dataDir: string | undefined): Promise<PGlite> {
+  let db: PGlite
+  try {
+    db = await PGlite.create({
+      dataDir,
+      // A new database is made with supabase_admin as its bootstrap superuser, as on hosted.
+      username: SUPERUSER,
+      initDbStartParams: [`--username=${SUPERUSER}`],
+      extensions: { vector, pgtap, pgcrypto, uuid_ossp },
+    })
+  } catch (error) {
+    if (dataDir && /role "supabase_admin" does not exist/.test((error as Error).message)) {
+      throw new Error(`The database directory ${dataDir} ${OLD_LAYOUT}`)
+    }
+    throw error
+  }
+  const [bootstrap] = (await db.query<{ rolname: string }>('select rolname from pg_roles where oid = 10'))
+    .rows
+  if (bootstrap?.rolname !== SUPERUSER) {
+    await db.close()
+    throw new Error(`The database directory ${dataDir} ${OLD_LAYOUT}`)
+  }
+  return db
+}
+
 export async function startDatabase(options: DatabaseOptions): Promise<Database> {
   const host = options.host ?? '127.0.0.1'
   const { dataDir } = options
@@ -102,19 +146,20 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
   try {
     if (dataDir && options.reset) rmSync(dataDir, { recursive: true, force: true })
     if (dataDir && !existsSync(dataDir)) mkdirSync(dirname(dataDir), { recursive: true })
-    db = await PGlite.create({
-      dataDir,
-      extensions: { vector, pgtap, pgcrypto, uuid_ossp },
-    })
+    db = await openPglite(dataDir)
+    trustExtensions(db)
     await db.exec(bootstrapSql())
+    // pgTAP for `npm run test:db`; the one extension the bootstrap creates that hosted does not have.
     await db.exec('create extension if not exists pgtap with schema extensions')
-    await db.exec(SESSION_DEFAULTS)
-    const server = new PgServer({ db, host, port: options.port, sessionReset: SESSION_DEFAULTS })
+    const server = new PgServer({ db, host, port: options.port, superuser: SUPERUSER, database: DATABASE })
     const port = await server.start()
     const opened = db
+    const urlFor = (role: string) =>
+      `postgresql://${encodeURIComponent(role)}:${PASSWORD}@${host}:${port}/${DATABASE}`
     return {
-      url: `postgresql://postgres:postgres@${host}:${port}/postgres`,
+      url: urlFor('postgres'),
       port,
+      urlFor,
       server,
       async stop() {
         await server.stop()

@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { type Database, startDatabase } from './database.ts'
+import { type Database, SUPERUSER, startDatabase } from './database.ts'
 import { readEnvFiles } from './env-files.ts'
 import { declaredFunctions, FunctionWorker } from './functions/runner.ts'
 import { createGateway, type GatewayOptions, listen } from './gateway.ts'
 import { loadKeys, type StackKeys } from './keys.ts'
-import { applyMigrations, PROJECT_ROOT } from './migrate.ts'
+import { PROJECT_ROOT } from '../paths.ts'
+import { applyMigrations } from './migrate.ts'
 import { projectConfig } from './project-config.ts'
 import { createGoTrueService } from './gotrue/service.ts'
 import { createRealtimeServer } from './realtime/server.ts'
@@ -66,12 +67,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       reset: options.reset,
     })
     cleanups.push(() => database.stop())
+    // Migrations and seed run as postgres, as `supabase db push` and `supabase db reset` do on hosted.
     await applyMigrations(database.url)
-    const sql = postgres(database.url, { max: 4, onnotice: () => {} })
-    cleanups.push(() => sql.end())
     if (options.seed && fresh && existsSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'))) {
-      await sql.unsafe(readFileSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'), 'utf8'))
+      const seeder = postgres(database.url, { max: 1, onnotice: () => {} })
+      await seeder
+        .unsafe(readFileSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'), 'utf8'))
+        .finally(() => seeder.end())
     }
+    // Auth and Realtime log in as the roles hosted Supabase's services use.
+    const sql = postgres(database.urlFor('supabase_auth_admin'), { max: 4, onnotice: () => {} })
+    cleanups.push(() => sql.end())
 
     const keys = await loadKeys(options.dataDir ? join(options.dataDir, '..', 'signing-key.json') : undefined)
     const gatewayOptions: GatewayOptions = { host, port: options.port, keys, functions: new Map() }
@@ -87,7 +93,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const apiUrl = `http://${host}:${apiPort}`
 
     const realtime = await createRealtimeServer({
-      dbUrl: database.url,
+      dbUrl: database.urlFor(SUPERUSER),
       keys,
       log: (line) => log('realtime', line),
     })

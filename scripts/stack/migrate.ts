@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { PROJECT_ROOT } from '../paths.ts'
 
 const run = promisify(execFile)
-export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const SUPABASE_BIN = join(PROJECT_ROOT, 'node_modules', '.bin', 'supabase')
 
 /** The Supabase CLI wants TLS off spelled out for a server that does not speak it. */

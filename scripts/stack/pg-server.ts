@@ -1,36 +1,120 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { PGlite } from '@electric-sql/pglite'
+import { md5Matches, type PasswordCheck, passwordCheck, ScramExchange } from './pg-auth.ts'
+import {
+  authentication,
+  BackendScanner,
+  CANCEL_REQUEST,
+  customSettingNames,
+  errorResponse,
+  GSSENC_REQUEST,
+  literal,
+  maySetSessionState,
+  parseStartup,
+  parseStartupOptions,
+  queryText,
+  refusingQuery,
+  SSL_REQUEST,
+  type Startup,
+  setsSessionAuthorization,
+} from './pg-wire.ts'
 
 /**
- * Serves one PGlite database over the Postgres wire protocol to many connections.
+ * Serves one PGlite database over the Postgres wire protocol to many connections, each logged in
+ * as a role of the database with its password, as PostgreSQL would.
  *
  * PGlite has a single backend session, so connections take turns: a connection holds the database
  * from its first message until a Sync or simple Query leaves no transaction open. Whole
  * extended-protocol exchanges and whole transactions are therefore never interleaved with another
- * connection's messages (which @electric-sql/pglite-socket, multiplexing message by message, does).
- * Session state is shared by every connection, so per-request settings must be transaction-local.
+ * connection's messages. The session is the connection's own while it holds the turn: before a
+ * turn the server puts back the connection's session user, SET ROLE and session settings (its
+ * login defaults from ALTER ROLE/DATABASE … SET and its startup parameters, then whatever it SET
+ * itself) in place of the previous connection's. See docs/adr/0014-hosted-roles-locally.md.
  */
-
-const SSL_REQUEST = 80877103
-const GSSENC_REQUEST = 80877104
-const CANCEL_REQUEST = 80877102
 
 export interface PgServerOptions {
   db: PGlite
   host: string
   port: number
-  /** Run when a connection closes, so session settings it made (search_path, role…) die with it. */
-  sessionReset?: string
+  /** The superuser PGlite's session was opened as; the server acts as it between clients. */
+  superuser: string
+  /** The one database clients may connect to. */
+  database: string
+}
+
+/** What a connection's session holds while it has the turn. */
+interface SessionState {
+  user: string
+  /** A session-level SET ROLE, or null for none. */
+  role: string | null
+  /** Session-level settings, applied in this order. */
+  settings: Array<[string, string]>
+}
+
+const stateKey = (state: SessionState) => JSON.stringify(state)
+/** Settings in name order, so that equal states have equal keys. */
+const byName = (settings: Iterable<[string, string]>) =>
+  [...settings].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+
+/** Settings that belong to a transaction or to the role switch, never restored as session settings. */
+const NOT_SAVED = ['transaction_isolation', 'transaction_read_only', 'transaction_deferrable', 'role']
+
+/**
+ * The session settings and identity the current connection left, read before another one takes
+ * over: those pg_settings shows as set in the session, and the custom ones ($1) it cannot show.
+ */
+const READ_SESSION = `
+  select session_user::text as "user", pg_catalog.current_setting('role') as role,
+         coalesce((select pg_catalog.json_agg(pg_catalog.json_build_array(name, pg_catalog.current_setting(name)))
+                   from pg_catalog.pg_settings
+                   where source = 'session' and name <> all ('{${NOT_SAVED.join(',')}}')), '[]') as settings,
+         coalesce((select pg_catalog.json_agg(pg_catalog.json_build_array(n, v))
+                   from pg_catalog.unnest($1::text[]) n, pg_catalog.current_setting(n, true) v
+                   where v <> ''), '[]') as custom`
+
+/** A role that may log in: its password verifier and its login defaults. */
+const LOGIN_ROLE = `
+  select a.rolname, a.rolsuper, a.rolcanlogin, a.rolpassword,
+         a.rolvaliduntil is not null and a.rolvaliduntil < pg_catalog.now() as expired,
+         coalesce((
+           select pg_catalog.array_agg(setting order by precedence, position)
+           from (select s.setconfig,
+                        case when s.setrole = 0 and s.setdatabase = 0 then 0
+                             when s.setrole = 0 then 1 when s.setdatabase = 0 then 2 else 3 end as precedence
+                 from pg_catalog.pg_db_role_setting s
+                 where s.setrole in (0, a.oid)
+                   and s.setdatabase in (0, (select oid from pg_catalog.pg_database where datname = $2))) d,
+                pg_catalog.unnest(d.setconfig) with ordinality as u(setting, position)
+         ), '{}') as settings
+  from pg_catalog.pg_authid a where a.rolname = $1`
+
+interface LoginRole {
+  rolname: string
+  rolsuper: boolean
+  rolcanlogin: boolean
+  rolpassword: string | null
+  expired: boolean
+  settings: string[]
 }
 
 export class PgServer {
   private server: Server | null = null
   private readonly connections = new Set<Connection>()
-  private owner: Connection | null = null
+  private owner: object | null = null
   private waiters: Array<() => void> = []
   private readonly turnListeners = new Set<() => void>()
+  /** The state in PGlite's session now (null: not known, set it afresh) and whose it is. */
+  private current: SessionState | null = null
+  private holder: Connection | null = null
+  /** The holder may have changed its session since `current` was read. */
+  private holderChanged = false
+  /** Every custom (dotted) setting a client has named: pg_settings does not list them. */
+  private readonly customSettings = new Set<string>()
+  private readonly adminState: SessionState
 
-  constructor(private readonly options: PgServerOptions) {}
+  constructor(private readonly options: PgServerOptions) {
+    this.adminState = { user: options.superuser, role: null, settings: [] }
+  }
 
   async start(): Promise<number> {
     const server = createServer((socket) => this.accept(socket))
@@ -82,19 +166,19 @@ export class PgServer {
     return this.options.db
   }
 
-  get sessionReset(): string | undefined {
-    return this.options.sessionReset
+  get database(): string {
+    return this.options.database
   }
 
-  async acquire(connection: Connection): Promise<void> {
-    while (this.owner !== null && this.owner !== connection) {
+  async acquire(owner: object): Promise<void> {
+    while (this.owner !== null && this.owner !== owner) {
       await new Promise<void>((resolve) => this.waiters.push(resolve))
     }
-    this.owner = connection
+    this.owner = owner
   }
 
-  release(connection: Connection): void {
-    if (this.owner !== connection) return
+  release(owner: object): void {
+    if (this.owner !== owner) return
     this.owner = null
     const waiters = this.waiters
     this.waiters = []
@@ -111,14 +195,137 @@ export class PgServer {
     return () => this.turnListeners.delete(listener)
   }
 
-  isOwner(connection: Connection): boolean {
-    return this.owner === connection
+  /** Runs `work` as the superuser, between clients' turns. */
+  async asSuperuser<T>(work: (db: PGlite) => Promise<T>): Promise<T> {
+    const turn = {}
+    await this.acquire(turn)
+    try {
+      await this.load(this.adminState, null)
+      return await work(this.options.db)
+    } finally {
+      this.release(turn)
+    }
+  }
+
+  /** Puts `connection`'s session state into PGlite's session (it holds the turn). */
+  async loadFor(connection: Connection): Promise<void> {
+    await this.load(connection.state, connection)
+  }
+
+  /** The connection that holds the session may have changed its settings during this turn. */
+  sessionMayHaveChanged(connection: Connection): void {
+    if (this.holder === connection) this.holderChanged = true
+  }
+
+  /** Custom settings a client named, to be read with the rest of its session. */
+  noteCustomSettings(names: Iterable<string>): void {
+    for (const name of names) this.customSettings.add(name)
+  }
+
+  /** A connection left: what it changed in the session is no longer anyone's to save. */
+  forget(connection: Connection): void {
+    if (this.holder !== connection) return
+    if (this.holderChanged) this.current = null
+    this.holder = null
+    this.holderChanged = false
+  }
+
+  private async load(state: SessionState, holder: Connection | null): Promise<void> {
+    if (holder !== null && this.holder === holder) return
+    const db = this.options.db
+    if (this.holder && this.holderChanged) {
+      try {
+        type Row = {
+          user: string
+          role: string
+          settings: Array<[string, string]>
+          custom: Array<[string, string]>
+        }
+        const [row] = (await db.query<Row>(READ_SESSION, [[...this.customSettings]])).rows
+        this.holder.state = {
+          user: row.user,
+          role: row.role === 'none' ? null : row.role,
+          settings: byName([...row.settings, ...row.custom]),
+        }
+        this.current = this.holder.state
+      } catch {
+        this.current = null
+      }
+    }
+    this.holder = holder
+    this.holderChanged = false
+    if (this.current && stateKey(this.current) === stateKey(state)) {
+      this.current = state
+      return
+    }
+    const from = this.current
+    this.current = null
+    const sql = from ? this.changes(from, state) : this.fromScratch(state)
+    if (sql.length) await db.exec(sql.join(';\n'))
+    this.current = state
+  }
+
+  /** Statements that make the session `state` whatever it holds now. */
+  private fromScratch(state: SessionState): string[] {
+    const superuser = this.options.superuser
+    return [
+      setConfigs([['session_authorization', superuser]]),
+      'reset all',
+      setConfigs([
+        ['role', 'none'],
+        ...state.settings,
+        ...(state.user === superuser
+          ? []
+          : ([['session_authorization', state.user]] as Array<[string, string]>)),
+        ...(state.role ? ([['role', state.role]] as Array<[string, string]>) : []),
+      ]),
+    ]
+  }
+
+  /**
+   * Statements that turn the session from `from`, exactly known, into `to`: one `select
+   * set_config(…), …` (the session user and SET ROLE are settings too), or a fresh start when a
+   * setting must go back to its default.
+   */
+  private changes(from: SessionState, to: SessionState): string[] {
+    const after = new Map(to.settings)
+    if (from.settings.some(([name]) => !after.has(name))) return this.fromScratch(to)
+    const before = new Map(from.settings)
+    const sets = to.settings.filter(([name, value]) => before.get(name) !== value)
+    const superuser = this.options.superuser
+    const configs: Array<[string, string]> = []
+    // Settings are made as the superuser, who may make any of them (as a server does before login).
+    const switching = sets.length > 0 || from.user !== to.user
+    if (switching && from.user !== superuser) configs.push(['session_authorization', superuser])
+    configs.push(...sets)
+    if (switching && to.user !== superuser) configs.push(['session_authorization', to.user])
+    if (switching || from.role !== to.role) configs.push(['role', to.role ?? 'none'])
+    return configs.length ? [setConfigs(configs)] : []
   }
 }
+
+const setConfigs = (settings: Array<[string, string]>) =>
+  `select ${settings.map(([name, value]) => `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`).join(', ')}`
 
 interface Message {
   type: string
   bytes: Buffer
+}
+
+type Phase =
+  | { name: 'startup' }
+  | { name: 'password'; role: LoginRole; check: Extract<PasswordCheck, { method: 'md5' }> }
+  | { name: 'sasl-first'; role: LoginRole; exchange: ScramExchange }
+  | { name: 'sasl-final'; role: LoginRole; exchange: ScramExchange }
+  | { name: 'ready' }
+
+class LoginError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
 }
 
 class Connection {
@@ -128,11 +335,35 @@ class Connection {
   private done = false
   private closing: Promise<void> | undefined
   private holding = false
+  private phase: Phase = { name: 'startup' }
+  private startup: (Startup & { bytes: Buffer }) | undefined
+  private superuser = false
+  private readonly scanner: BackendScanner
+  /** The client became another role through the shared session (see the scanner below). */
+  private violated = false
+  /** Set once logged in; the server keeps it current between turns. */
+  state: SessionState = { user: '', role: null, settings: [] }
 
   constructor(
     readonly socket: Socket,
     private readonly server: PgServer,
   ) {
+    this.scanner = new BackendScanner(
+      (tag) => {
+        if (/^(SET|RESET|DISCARD)\b/.test(tag)) this.server.sessionMayHaveChanged(this)
+      },
+      (name, value) => {
+        // A role that is not a superuser got one's rights (SET SESSION AUTHORIZATION hidden in
+        // dynamic SQL): the one session is not to be trusted with this client any more.
+        if (this.superuser) return
+        if (
+          (name === 'is_superuser' && value === 'on') ||
+          (name === 'session_authorization' && value !== this.state.user)
+        ) {
+          this.violated = true
+        }
+      },
+    )
     socket.on('data', (chunk: Buffer) => {
       this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk
       const messages = this.takeMessages()
@@ -178,11 +409,131 @@ class Connection {
   private async run(messages: Message[]): Promise<void> {
     if (this.done) return
     try {
-      await this.runMessages(messages)
+      if (this.phase.name === 'ready') await this.runMessages(messages)
+      else await this.logIn(messages)
+    } catch (error) {
+      this.fail(error instanceof LoginError ? error.code : '08P01', (error as Error).message)
     } finally {
       this.flush()
     }
   }
+
+  /** Ends the connection with a FATAL error, as PostgreSQL does when it refuses a client. */
+  private fail(code: string, message: string): void {
+    this.done = true
+    if (this.socket.writable) this.socket.end(errorResponse('FATAL', code, message))
+    else this.socket.destroy()
+  }
+
+  // ---- logging in ----------------------------------------------------------------------------
+
+  private async logIn(messages: Message[]): Promise<void> {
+    for (const message of messages) {
+      if (this.done) return
+      const phase = this.phase
+      if (phase.name === 'startup') {
+        if (message.type !== 'startup') throw new LoginError('08P01', 'expected a startup message')
+        await this.begin(message.bytes)
+      } else if (message.type !== 'p') {
+        throw new LoginError('08P01', `expected a password response, got message type "${message.type}"`)
+      } else if (phase.name === 'password') {
+        const response = message.bytes.toString('utf8', 5, message.bytes.length - 1)
+        if (!md5Matches(phase.check.hash, phase.check.salt, response)) this.refuse()
+        await this.complete(phase.role)
+      } else if (phase.name === 'sasl-first') {
+        const body = message.bytes.subarray(5)
+        const mechanismEnd = body.indexOf(0)
+        if (body.toString('utf8', 0, mechanismEnd) !== 'SCRAM-SHA-256') {
+          throw new LoginError('28000', 'client selected an invalid SASL authentication mechanism')
+        }
+        const length = body.readInt32BE(mechanismEnd + 1)
+        const clientFirst = body.toString('utf8', mechanismEnd + 5, mechanismEnd + 5 + Math.max(length, 0))
+        let serverFirst: string
+        try {
+          serverFirst = phase.exchange.serverFirstMessage(clientFirst)
+        } catch (error) {
+          throw new LoginError('08P01', (error as Error).message)
+        }
+        this.phase = { name: 'sasl-final', role: phase.role, exchange: phase.exchange }
+        this.socket.write(authentication(11, Buffer.from(serverFirst)))
+      } else if (phase.name === 'sasl-final') {
+        const serverFinal = phase.exchange.serverFinalMessage(message.bytes.toString('utf8', 5))
+        if (!serverFinal) this.refuse()
+        this.socket.write(authentication(12, Buffer.from(serverFinal as string)))
+        await this.complete(phase.role)
+      }
+    }
+  }
+
+  private refuse(): never {
+    throw new LoginError(
+      '28P01',
+      `password authentication failed for user "${this.startup?.params.get('user')}"`,
+    )
+  }
+
+  /** Reads the startup message, looks the role up and asks for its password. */
+  private async begin(bytes: Buffer): Promise<void> {
+    const startup = { ...parseStartup(bytes), bytes }
+    this.startup = startup
+    const user = startup.params.get('user')
+    if (!user) throw new LoginError('28000', 'no PostgreSQL user name specified in startup packet')
+    if (startup.params.has('replication') && startup.params.get('replication') !== 'false') {
+      throw new LoginError('0A000', 'the local database does not serve replication connections')
+    }
+    const database = startup.params.get('database') || user
+    if (database !== this.server.database) {
+      throw new LoginError('3D000', `database "${database}" does not exist`)
+    }
+    const [role] = await this.server.asSuperuser(
+      async (db) => (await db.query<LoginRole>(LOGIN_ROLE, [user, database])).rows,
+    )
+    const check = role && !role.expired ? passwordCheck(role.rolpassword) : undefined
+    if (!role || !check) this.refuse()
+    if (check.method === 'md5') {
+      this.phase = { name: 'password', role, check }
+      this.socket.write(authentication(5, check.salt))
+    } else {
+      this.phase = { name: 'sasl-first', role, exchange: new ScramExchange(check.secret) }
+      this.socket.write(authentication(10, Buffer.from('SCRAM-SHA-256\0\0')))
+    }
+  }
+
+  /** The password was right: the session becomes the role's, and PGlite answers the startup. */
+  private async complete(role: LoginRole): Promise<void> {
+    if (!role.rolcanlogin) throw new LoginError('28000', `role "${role.rolname}" is not permitted to log in`)
+    const startup = this.startup as Startup & { bytes: Buffer }
+    const settings = new Map<string, string>()
+    for (const setting of role.settings) {
+      const at = setting.indexOf('=')
+      settings.set(setting.slice(0, at), setting.slice(at + 1))
+    }
+    // Startup parameters other than these are settings (application_name, TimeZone, …).
+    const notSettings = new Set(['user', 'database', 'options', 'replication'])
+    for (const [name, value] of startup.params) {
+      if (!notSettings.has(name) && !name.startsWith('_pq_.')) settings.set(name, value)
+    }
+    for (const [name, value] of parseStartupOptions(startup.params.get('options') ?? ''))
+      settings.set(name, value)
+    this.state = { user: role.rolname, role: null, settings: byName(settings) }
+    this.server.noteCustomSettings([...settings.keys()].filter((name) => name.includes('.')))
+    this.superuser = role.rolsuper
+    this.phase = { name: 'ready' }
+    await this.server.acquire(this)
+    try {
+      try {
+        await this.server.loadFor(this)
+      } catch (error) {
+        this.server.forget(this)
+        throw new LoginError('22023', (error as Error).message)
+      }
+      await this.forward(startup.bytes)
+    } finally {
+      if (!this.server.db.isInTransaction()) this.server.release(this)
+    }
+  }
+
+  // ---- serving -------------------------------------------------------------------------------
 
   /**
    * Answers go out in one write per point where the client waits for them (Sync, Query, Flush,
@@ -202,43 +553,68 @@ class Connection {
     }
   }
 
+  private async forward(bytes: Buffer): Promise<void> {
+    const db = this.server.db
+    this.hold()
+    await db.runExclusive(() =>
+      db.execProtocolRawStream(new Uint8Array(bytes), {
+        // `data` is a view of PGlite's memory, which the next message overwrites: copy it,
+        // since the socket may send it later (when held, or when the kernel's buffer is full).
+        onRawData: (data) => {
+          if (!data.length) return
+          this.scanner.scan(data)
+          if (this.socket.writable) this.socket.write(Buffer.from(data))
+        },
+      }),
+    )
+  }
+
   private async runMessages(messages: Message[]): Promise<void> {
     const db = this.server.db
-    for (const { type, bytes } of messages) {
+    for (const message of messages) {
+      const { type } = message
+      let { bytes } = message
       if (type === 'X') {
         this.socket.end()
         return
+      }
+      const sql = queryText(type, bytes)
+      // Only a superuser may change the session user; here every client shares a session whose
+      // authenticated user is one.
+      if (sql !== undefined && !this.superuser && setsSessionAuthorization(sql)) {
+        bytes = refusingQuery(type, bytes, '42501', 'permission denied to set session authorization')
       }
       await this.server.acquire(this)
       if (this.done) {
         this.server.release(this)
         return
       }
-      this.hold()
       try {
-        await db.runExclusive(() =>
-          db.execProtocolRawStream(new Uint8Array(bytes), {
-            // `data` is a view of PGlite's memory, which the next message overwrites: copy it,
-            // since the socket may send it later (when held, or when the kernel's buffer is full).
-            onRawData: (data) => {
-              if (data.length && this.socket.writable) this.socket.write(Buffer.from(data))
-            },
-          }),
-        )
+        await this.server.loadFor(this)
+        if (sql !== undefined && maySetSessionState(sql)) {
+          this.server.sessionMayHaveChanged(this)
+          this.server.noteCustomSettings(customSettingNames(sql))
+        }
+        await this.forward(bytes)
       } catch {
         // The socket's close event runs closed(), which rolls back and hands the database on.
         this.done = true
         this.socket.destroy()
         return
       }
-      const waits = type === 'S' || type === 'Q' || type === 'startup'
+      if (this.violated) {
+        this.server.sessionMayHaveChanged(this)
+        this.fail('42501', 'permission denied to set session authorization')
+        return
+      }
+      const waits = type === 'S' || type === 'Q'
       if (waits || type === 'H') this.flush()
       // The turn ends where the client waits for an answer and no transaction stays open.
       if (waits && !db.isInTransaction()) this.server.release(this)
     }
   }
 
-  /** Rolls back what the connection left open and resets the session; the same promise every call. */
+  /** Rolls back what the connection left open; the same promise every call. */
   closed(): Promise<void> {
     this.closing ??= this.close()
     return this.closing
@@ -247,14 +623,14 @@ class Connection {
   private async close(): Promise<void> {
     this.done = true
     await this.chain.catch(() => {})
+    if (this.phase.name !== 'ready') return
     await this.server.acquire(this)
     const db = this.server.db
     try {
       // db.exec takes PGlite's own lock (so never inside runExclusive).
       if (db.isInTransaction()) await db.exec('rollback').catch(() => {})
-      const reset = this.server.sessionReset
-      if (reset) await db.exec(reset).catch(() => {})
     } finally {
+      this.server.forget(this)
       this.server.release(this)
     }
   }

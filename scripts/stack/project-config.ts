@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'smol-toml'
-import { PROJECT_ROOT } from './migrate.ts'
+import { PROJECT_ROOT } from '../paths.ts'
 
 export const CONFIG_TOML = join(PROJECT_ROOT, 'supabase', 'config.toml')
 

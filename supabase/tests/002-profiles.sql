@@ -1,16 +1,33 @@
 -- profiles: made by the signup trigger, read and changed only by their user, within limits.
 begin;
-select plan(19);
+select plan(22);
 
--- Supabase Auth inserts users as its own role; the trigger makes the profile in the same statement.
-set local role supabase_auth_admin;
+-- Supabase Auth inserts users as supabase_auth_admin, which may not write public.profiles: the
+-- trigger makes the profile in the same statement, with its owner's rights. The tests run as
+-- postgres, which (on hosted as here) is no member of supabase_auth_admin, so they insert the
+-- user as postgres and check the rights that make the real path work.
+select ok(
+  (select prosecdef from pg_catalog.pg_proc where oid = 'public.handle_new_user()'::regprocedure),
+  'the signup trigger runs with its owner''s rights'
+);
+select ok(
+  not has_table_privilege('supabase_auth_admin', 'public.profiles', 'insert'),
+  'Supabase Auth''s role cannot write profiles itself'
+);
+select ok(
+  has_table_privilege(
+    (select proowner from pg_catalog.pg_proc where oid = 'public.handle_new_user()'::regprocedure),
+    'public.profiles', 'insert'
+  ),
+  'the signup trigger''s owner can'
+);
+
 insert into auth.users (id, aud, role, email, raw_user_meta_data, created_at, updated_at)
 values (
   'a0000000-0000-4000-8000-000000000000', 'authenticated', 'authenticated', 'ada@test.local',
   '{"full_name": "Ada Lovelace", "avatar_url": "https://example.com/ada.png", "test_identifier": "ada"}',
   now(), now()
 );
-reset role;
 
 select results_eq(
   $$ select full_name, avatar_url, preferences, is_active, is_superuser

@@ -1,6 +1,6 @@
 -- idempotency_keys: private to their user like every table, with bounded keys.
 begin;
-select plan(9);
+select plan(10);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
@@ -34,6 +34,14 @@ select throws_ok(
   $$ insert into public.idempotency_keys (scope, key, request_hash) values ('notes.create', '', 'h') $$,
   '23514', null,
   'a key is not empty'
+);
+
+-- PostgreSQL 17's MAINTAIN (VACUUM, ANALYZE, REINDEX, LOCK) went with the privileges revoked one by one.
+select ok(
+  case when pg_catalog.current_setting('server_version_num')::int >= 170000
+       then not has_table_privilege('authenticated', 'public.idempotency_keys', 'maintain')
+       else true end,
+  'a user may not maintain the keys table (MAINTAIN, PostgreSQL 17 and later)'
 );
 
 select tests.authenticate_as('bob');

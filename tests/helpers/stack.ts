@@ -5,7 +5,7 @@ import { afterAll, beforeAll, inject } from 'vitest'
 /** The local stack this test run started (tests/setup/global.ts). */
 export const stack = inject('stack')
 
-/** A superuser connection to the test database, for arranging fixtures and checking what changed. */
+/** A connection as postgres (BYPASSRLS, as on hosted), for arranging fixtures and checking what changed. */
 export function adminSql() {
   return postgres(stack.dbUrl, { max: 2, onnotice: () => {} })
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { PROJECT_ROOT } from '../../scripts/stack/migrate.ts'
+import { PROJECT_ROOT } from '../../scripts/paths.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 
 // The functions run under Deno: shared/ai must type-check there (deno run --check) and run with the

@@ -6,7 +6,7 @@ import { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
 import { createGateway } from '../../scripts/stack/gateway.ts'
 import { functionEnv } from '../../scripts/stack/index.ts'
 import type { StackKeys } from '../../scripts/stack/keys.ts'
-import { PROJECT_ROOT } from '../../scripts/stack/migrate.ts'
+import { PROJECT_ROOT } from '../../scripts/paths.ts'
 import { createUser, stack } from '../helpers/stack.ts'
 
 // The gateway's own check for a function declared with verify_jwt = true (every function of this

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
 import postgres from 'postgres'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DataDirLockedError, startDatabase } from '../../scripts/stack/database.ts'
-import { cliDbUrl, PROJECT_ROOT, supabaseCli } from '../../scripts/stack/migrate.ts'
+import { PROJECT_ROOT } from '../../scripts/paths.ts'
+import { cliDbUrl, supabaseCli } from '../../scripts/stack/migrate.ts'
 import { stack } from '../helpers/stack.ts'
 
 const clients: postgres.Sql[] = []
@@ -147,6 +149,18 @@ describe('starting a database', STARTS_A_DATABASE, () => {
     const database = await startDatabase({ dataDir, port: 0 })
     await database.stop()
   })
+
+  it('refuses a data directory whose bootstrap superuser is postgres, and says to --reset', async () => {
+    // What earlier versions of the stack made: PGlite's default initdb, postgres the superuser.
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'consilium-old-')), 'db')
+    const old = await PGlite.create({ dataDir })
+    await old.exec('create role supabase_admin login superuser')
+    await old.close()
+    await expect(startDatabase({ dataDir, port: 0 })).rejects.toThrow(
+      /earlier version of the local stack.*--reset/s,
+    )
+    rmSync(dirname(dataDir), { recursive: true, force: true })
+  }, 120_000)
 
   it('says which port is taken', async () => {
     const blocker = createServer()

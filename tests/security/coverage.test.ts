@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { PROJECT_ROOT } from '../../scripts/stack/migrate.ts'
+import { PROJECT_ROOT } from '../../scripts/paths.ts'
 
 // The convention: tests/security/<function>.test.ts calls `securitySuite` (tests/helpers/security.ts).
 it('runs the security suite for every function', () => {

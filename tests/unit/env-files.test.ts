@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readEnvFiles } from '../../scripts/stack/env-files.ts'
-import { PROJECT_ROOT } from '../../scripts/stack/migrate.ts'
+import { PROJECT_ROOT } from '../../scripts/paths.ts'
 
 // What the local stack hands its functions from a developer's env files.
 

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
-import { PROJECT_ROOT } from '../migrate.ts'
+import { PROJECT_ROOT } from '../../paths.ts'
 import { CONFIG_TOML, projectConfig } from '../project-config.ts'
 
 const DENO_BIN = join(PROJECT_ROOT, 'node_modules', '.bin', 'deno')

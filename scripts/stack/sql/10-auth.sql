@@ -1,8 +1,10 @@
--- The auth schema as Supabase Auth (GoTrue) creates it, reduced to the columns this stack uses.
--- Idempotent: the local stack runs it on every start.
+-- The auth schema as Supabase Auth (GoTrue) creates it, reduced to the tables this stack uses,
+-- owned and granted as on hosted: supabase_auth_admin owns the tables (RLS enabled, no
+-- policies), postgres reaches them through grants only. Idempotent: runs on every start.
 
-create schema if not exists auth authorization supabase_auth_admin;
-grant usage on schema auth to anon, authenticated, service_role, postgres, dashboard_user;
+create schema if not exists auth;
+grant all on schema auth to supabase_auth_admin, dashboard_user;
+grant usage on schema auth to anon, authenticated, service_role, postgres;
 
 do $$
 begin
@@ -78,8 +80,16 @@ create table if not exists auth.sessions (
   refreshed_at timestamp,
   user_agent text,
   ip inet,
-  tag text
+  tag text,
+  oauth_client_id uuid,
+  refresh_token_hmac_key text,
+  refresh_token_counter bigint,
+  scopes text,
+  constraint sessions_scopes_length check (char_length(scopes) <= 4096)
 );
+comment on column auth.sessions.refresh_token_hmac_key is 'Holds a HMAC-SHA256 key used to sign refresh tokens for this session.';
+comment on column auth.sessions.refresh_token_counter is 'Holds the ID (counter) of the last issued refresh token.';
+create index if not exists sessions_oauth_client_id_idx on auth.sessions (oauth_client_id);
 create index if not exists sessions_user_id_idx on auth.sessions (user_id);
 
 create table if not exists auth.refresh_tokens (
@@ -127,5 +137,26 @@ $$;
 
 grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
   to anon, authenticated, service_role;
-grant all on all tables in schema auth to supabase_auth_admin, dashboard_user, postgres;
-grant all on all sequences in schema auth to supabase_auth_admin, dashboard_user, postgres;
+
+alter type auth.aal_level owner to supabase_auth_admin;
+alter table auth.users owner to supabase_auth_admin;
+alter table auth.identities owner to supabase_auth_admin;
+alter table auth.sessions owner to supabase_auth_admin;
+alter table auth.refresh_tokens owner to supabase_auth_admin;
+alter function auth.uid() owner to supabase_auth_admin;
+alter function auth.role() owner to supabase_auth_admin;
+alter function auth.email() owner to supabase_auth_admin;
+alter function auth.jwt() owner to supabase_auth_admin;
+
+alter table auth.users enable row level security;
+alter table auth.identities enable row level security;
+alter table auth.sessions enable row level security;
+alter table auth.refresh_tokens enable row level security;
+
+grant all on all tables in schema auth to postgres, dashboard_user;
+grant select on all tables in schema auth to postgres with grant option;
+grant all on all sequences in schema auth to postgres, dashboard_user;
+grant all on all routines in schema auth to postgres, dashboard_user;
+alter default privileges for role supabase_auth_admin in schema auth grant all on tables to postgres, dashboard_user;
+alter default privileges for role supabase_auth_admin in schema auth grant all on sequences to postgres, dashboard_user;
+alter default privileges for role supabase_auth_admin in schema auth grant all on routines to postgres, dashboard_user;

@@ -50,9 +50,10 @@ create or replace trigger realtime_local_capture_broadcast
   execute function realtime_local.capture_broadcast();
 
 -- Attaches the capture trigger to every table in the publication and removes it from tables that
--- left it.
+-- left it. security definer: the caller may be postgres, which owns the tables but may not use
+-- this schema.
 create or replace function realtime_local.sync_capture() returns void
-language plpgsql set search_path = '' as $$
+language plpgsql security definer set search_path = '' as $$
 declare
   rel regclass;
 begin
@@ -89,7 +90,7 @@ $$;
 
 -- A migration that adds a table to the publication gets its trigger in the same transaction.
 create or replace function realtime_local.on_publication_change() returns event_trigger
-language plpgsql set search_path = '' as $$
+language plpgsql security definer set search_path = '' as $$
 begin
   perform realtime_local.sync_capture();
 end
