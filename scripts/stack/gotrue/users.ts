@@ -152,4 +152,3 @@ export function userJson({ user, identities }: UserWithIdentities) {
   })
 }
 
-export type GoTrueUser = ReturnType<typeof userJson>
