@@ -1,8 +1,9 @@
-import { request as httpRequest } from 'node:http'
 import { decodeJwt } from 'jose'
 import { afterAll, describe, expect, it } from 'vitest'
 import { app } from '../../functions/auth/app.ts'
 import { setConfigForTests } from '../../shared/config.ts'
+import { requestOnce } from '../helpers/domain.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { newEmail, serveGoTrue } from '../helpers/gotrue.ts'
 import { adminSql, stack } from '../helpers/stack.ts'
 
@@ -22,36 +23,9 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
   })
 }
 
-/** A POST on a connection of its own (closed afterwards), as a Response. */
-function postOnce(path: string, body: string): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      functionUrl(path),
-      { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
-      (response) => {
-        const chunks: Buffer[] = []
-        response.on('data', (chunk: Buffer) => chunks.push(chunk))
-        response.on('end', () =>
-          resolve(
-            new Response(Buffer.concat(chunks), {
-              status: response.statusCode,
-              headers: { 'content-type': 'application/json' },
-            }),
-          ),
-        )
-      },
-    )
-    // The server may close the connection while the body is still being sent, once it has answered.
-    request.on('error', reject)
-    request.end(body)
-  })
-}
-
-async function expectError(response: Response, status: number, code: string) {
-  const body = (await response.json()) as { error: { code: string; message: string; details?: unknown[] } }
-  expect({ status: response.status, code: body.error?.code }).toEqual({ status, code })
-  return body.error
-}
+/** A POST on a connection of its own (closed afterwards), as a Response with the server's headers. */
+const postOnce = (path: string, body: string) =>
+  requestOnce(functionUrl(path), { method: 'POST', headers: { 'content-type': 'application/json' }, body })
 
 const accountsWith = async (email: string) =>
   (await db`select count(*)::int as n from auth.users where lower(email) = lower(${email})`)[0].n
@@ -86,13 +60,17 @@ describe('the auth function', () => {
 
     const out = await post('/logout', {}, { authorization: `Bearer ${next.access_token}` })
     expect(out.status).toBe(204)
-    await expectError(await post('/refresh', { refresh_token: next.refresh_token }), 401, 'unauthorized')
+    await expectErrorEnvelope(
+      await post('/refresh', { refresh_token: next.refresh_token }),
+      401,
+      'unauthorized',
+    )
     // The ended session's access token is refused by Supabase Auth and by every function.
     const gotrue = await fetch(`${stack.apiUrl}/auth/v1/user`, {
       headers: { apikey: stack.anonKey, authorization: `Bearer ${next.access_token}` },
     })
     expect(gotrue.status).toBe(403)
-    await expectError(
+    await expectErrorEnvelope(
       await fetch(`${stack.apiUrl}/functions/v1/users/me`, {
         headers: { authorization: `Bearer ${next.access_token}` },
       }),
@@ -112,32 +90,36 @@ describe('the auth function', () => {
       headers: { authorization: `Bearer ${second.access_token}` },
     })
     expect(out.status).toBe(204)
-    await expectError(await post('/refresh', { refresh_token: first.refresh_token }), 401, 'unauthorized')
+    await expectErrorEnvelope(
+      await post('/refresh', { refresh_token: first.refresh_token }),
+      401,
+      'unauthorized',
+    )
   })
 
   it('answers what Supabase Auth refuses in the envelope', async () => {
     const email = newEmail('taken')
     expect((await post('/register', { email, password: PASSWORD })).status).toBe(201)
 
-    const wrong = await expectError(
+    const wrong = await expectErrorEnvelope(
       await post('/login', { email, password: 'not-the-password' }),
       401,
       'invalid_credentials',
     )
     expect(wrong.message).toBe('Invalid email or password')
-    await expectError(
+    await expectErrorEnvelope(
       await post('/login', { email: newEmail('nobody'), password: PASSWORD }),
       401,
       'invalid_credentials',
     )
-    await expectError(
+    await expectErrorEnvelope(
       await post('/register', { email: email.toUpperCase(), password: PASSWORD }),
       409,
       'conflict',
     )
 
     const weakEmail = newEmail('weak')
-    const weak = await expectError(
+    const weak = await expectErrorEnvelope(
       await post('/register', { email: weakEmail, password: '12345' }),
       422,
       'validation_failed',
@@ -145,9 +127,9 @@ describe('the auth function', () => {
     expect(weak.details).toEqual([{ path: 'password', message: 'Password is too short' }])
     expect(await accountsWith(weakEmail)).toBe(0)
 
-    await expectError(await post('/refresh', { refresh_token: 'abcdefghijkl' }), 401, 'unauthorized')
-    await expectError(await post('/refresh', { refresh_token: "' or 1=1 --" }), 401, 'unauthorized')
-    await expectError(await post('/logout', {}), 401, 'unauthorized')
+    await expectErrorEnvelope(await post('/refresh', { refresh_token: 'abcdefghijkl' }), 401, 'unauthorized')
+    await expectErrorEnvelope(await post('/refresh', { refresh_token: "' or 1=1 --" }), 401, 'unauthorized')
+    await expectErrorEnvelope(await post('/logout', {}), 401, 'unauthorized')
   })
 
   it('refuses bad input with a 4xx and creates no account', async () => {
@@ -178,18 +160,16 @@ describe('the auth function', () => {
     ]
     const [{ before }] = await db`select count(*)::int as before from auth.users`
     for (const [name, body, status, code] of cases) {
-      await expectError(await post('/register', body), status, code).catch((error: Error) => {
-        throw new Error(`${name}: ${error.message}`)
-      })
+      await expectErrorEnvelope(await post('/register', body), status, code, { label: name })
     }
     // On its own connection: the function answers before reading the body, so that connection ends.
     const huge = JSON.stringify({ email: newEmail(), password: PASSWORD, full_name: 'x'.repeat(1 << 20) })
-    await expectError(await postOnce('/register', huge), 413, 'payload_too_large')
+    await expectErrorEnvelope(await postOnce('/register', huge), 413, 'payload_too_large')
     const [{ after }] = await db`select count(*)::int as after from auth.users`
     expect(after).toBe(before)
 
     const sqlPassword = await post('/login', { email: newEmail('nobody'), password: "' OR '1'='1' --" })
-    await expectError(sqlPassword, 401, 'invalid_credentials')
+    await expectErrorEnvelope(sqlPassword, 401, 'invalid_credentials')
   })
 
   it('passes on the 429 and Retry-After when Supabase Auth limits the client', async () => {
@@ -204,9 +184,9 @@ describe('the auth function', () => {
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ email: newEmail('guessed'), password: 'wrong-password' }),
         })
-      for (let i = 0; i < 2; i++) await expectError(await login(), 401, 'invalid_credentials')
+      for (let i = 0; i < 2; i++) await expectErrorEnvelope(await login(), 401, 'invalid_credentials')
       const response = await login()
-      await expectError(response.clone(), 429, 'rate_limited')
+      await expectErrorEnvelope(response.clone(), 429, 'rate_limited')
       expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
     } finally {
       setConfigForTests(undefined)

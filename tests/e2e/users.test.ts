@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { authClient, newEmail } from '../helpers/gotrue.ts'
 import { securitySuite } from '../helpers/security.ts'
 import { adminSql, stack } from '../helpers/stack.ts'
@@ -67,10 +68,7 @@ describe('users over HTTP with supabase-js', () => {
       },
       body: '["not", "an", "object"]',
     })
-    expect(response.status).toBe(422)
-    const body = (await response.json()) as { error: { code: string; request_id: string } }
-    expect(body.error.code).toBe('validation_failed')
-    expect(body.error.request_id).toBe(response.headers.get('x-request-id'))
+    await expectErrorEnvelope(response, 422, 'validation_failed')
     expect(response.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
   })
 

@@ -56,7 +56,7 @@ export function inProcess(apps: Record<string, RequestTarget>, main: string): Ta
  * A request on a connection of its own, closed afterwards: a server that refuses a large body
  * before reading all of it resets the connection, which must not be one that fetch reuses.
  */
-function requestOnce(url: string, requestInit: RequestInit): Promise<Response> {
+export function requestOnce(url: string, requestInit: RequestInit): Promise<Response> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(
       url,
@@ -102,21 +102,6 @@ export async function expectJson<T = Record<string, unknown>>(
   const text = await response.text()
   expect({ status: response.status, body: text.slice(0, 500) }).toEqual({ status, body: expect.any(String) })
   return JSON.parse(text) as T
-}
-
-/** An error response: the status, the code and the envelope with the request id. */
-export async function expectError(response: Response, status: number, code: string) {
-  const body = (await response.json()) as {
-    error: {
-      code: string
-      message: string
-      details?: { path: string; message: string }[]
-      request_id: string
-    }
-  }
-  expect({ status: response.status, code: body.error?.code }).toEqual({ status, code })
-  expect(body.error.request_id).toBe(response.headers.get('x-request-id'))
-  return body.error
 }
 
 /** The ETag a row must carry. */

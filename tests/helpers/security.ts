@@ -1,6 +1,7 @@
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import type postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectErrorEnvelope } from './envelope.ts'
 import { adminSql, createUser, mintAccessToken, stack, type TestUser } from './stack.ts'
 
 /** What the suite needs of a function: its in-process app (or anything with the same `request`). */
@@ -117,13 +118,6 @@ async function footprint(sql: postgres.Sql, user: TestUser): Promise<string> {
 const fill = (template: string, params: Record<string, string>) =>
   template.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? crypto.randomUUID())
 
-async function expectEnvelope(response: Response, status: number, code: string) {
-  const body = (await response.json()) as { error?: { code?: string; message?: string; request_id?: string } }
-  expect({ status: response.status, code: body.error?.code }).toEqual({ status, code })
-  expect(body.error?.message).toEqual(expect.any(String))
-  expect(body.error?.request_id).toBe(response.headers.get('x-request-id'))
-}
-
 /**
  * The shared security suite: reads the function's OpenAPI document and, for every route, checks
  * that bad tokens get 401 and another user's rows 404 (always the envelope), and that none of it
@@ -190,9 +184,7 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
         const before = await footprint(sql, victim)
         for (const [name, authorization] of Object.entries(tokens)) {
           const response = await send(route, authorization)
-          await expectEnvelope(response, 401, 'unauthorized').catch((error: Error) => {
-            throw new Error(`${name}: ${error.message}`)
-          })
+          await expectErrorEnvelope(response, 401, 'unauthorized', { label: name })
         }
         expect(await footprint(sql, victim)).toBe(before)
       })
@@ -200,7 +192,7 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
       if (route.template.includes('{')) {
         it('answers another user’s row with 404 not_found and changes nothing', async () => {
           const before = await footprint(sql, victim)
-          await expectEnvelope(await send(route, `Bearer ${attacker.token}`), 404, 'not_found')
+          await expectErrorEnvelope(await send(route, `Bearer ${attacker.token}`), 404, 'not_found')
           expect(await footprint(sql, victim)).toBe(before)
         })
       } else if (route.method === 'GET') {

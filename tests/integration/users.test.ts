@@ -2,6 +2,7 @@ import { SignJWT } from 'jose'
 import { afterAll, describe, expect, it } from 'vitest'
 import { app } from '../../functions/users/app.ts'
 import { closeSql } from '../../shared/db/client.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { createUser, mintAccessToken, stack, type TestUser, twoUsers } from '../helpers/stack.ts'
 
 const { sql, ada, bob } = twoUsers()
@@ -14,12 +15,6 @@ function put(path: string, user: TestUser, body: unknown, headers: Record<string
     headers: { ...auth(user), 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   })
-}
-
-async function expectError(response: Response, status: number, code: string) {
-  const body = (await response.json()) as { error: { code: string; request_id: string } }
-  expect({ status: response.status, code: body.error.code }).toEqual({ status, code })
-  expect(body.error.request_id).toBe(response.headers.get('x-request-id'))
 }
 
 const profileRow = async (user: TestUser) =>
@@ -59,7 +54,7 @@ describe('GET /users/me', () => {
   it('is a 404 for a signed-in user whose profile is gone', async () => {
     const user = await createUser('profileless')
     await sql`delete from public.profiles where id = ${user.id}`
-    await expectError(await app.request('/users/me', { headers: auth(user) }), 404, 'not_found')
+    await expectErrorEnvelope(await app.request('/users/me', { headers: auth(user) }), 404, 'not_found')
   })
 
   it('refuses the token of a session that has signed out, and changes nothing', async () => {
@@ -70,7 +65,7 @@ describe('GET /users/me', () => {
     })
     expect(signOut.status).toBe(204)
     const before = await profileRow(user)
-    await expectError(
+    await expectErrorEnvelope(
       await app.request('/users/me', {
         method: 'PUT',
         headers: { ...auth(user), 'content-type': 'application/json' },
@@ -84,7 +79,7 @@ describe('GET /users/me', () => {
 
   it('refuses a well-signed token that names a session that never existed', async () => {
     const token = await mintAccessToken({ sub: ada.id, email: ada.email })
-    await expectError(
+    await expectErrorEnvelope(
       await app.request('/users/me', { headers: { authorization: `Bearer ${token}` } }),
       401,
       'unauthorized',
@@ -128,7 +123,7 @@ describe('PUT /users/me', () => {
       { id: bob.id },
       { full_name: 'x', created_at: '2000-01-01' },
     ]) {
-      await expectError(await put('/users/me', ada, body), 422, 'validation_failed')
+      await expectErrorEnvelope(await put('/users/me', ada, body), 422, 'validation_failed')
     }
     expect(await profileRow(ada)).toEqual(before)
   })
@@ -145,7 +140,7 @@ describe('PUT /users/me', () => {
     ]
     for (const body of cases) {
       const response = await put('/users/me', ada, JSON.stringify(body))
-      await expectError(response, 422, 'validation_failed')
+      await expectErrorEnvelope(response, 422, 'validation_failed')
     }
   })
 
@@ -156,8 +151,8 @@ describe('PUT /users/me', () => {
   })
 
   it('answers malformed JSON with 400 and another media type with 415', async () => {
-    await expectError(await put('/users/me', ada, '{"full_name": '), 400, 'invalid_json')
-    await expectError(
+    await expectErrorEnvelope(await put('/users/me', ada, '{"full_name": '), 400, 'invalid_json')
+    await expectErrorEnvelope(
       await put('/users/me', ada, 'full_name=x', { 'content-type': 'text/plain' }),
       415,
       'unsupported_media_type',
@@ -193,18 +188,18 @@ describe('GET and PUT /users/preferences', () => {
 
   it('refuses anything but a JSON object', async () => {
     for (const body of ['[]', 'null', '"dark"', '42', 'true']) {
-      await expectError(await put('/users/preferences', ada, body), 422, 'validation_failed')
+      await expectErrorEnvelope(await put('/users/preferences', ada, body), 422, 'validation_failed')
     }
   })
 
   it('refuses more than 64 KiB with 422 and more than the body cap with 413', async () => {
     const before = await profileRow(ada)
-    await expectError(
+    await expectErrorEnvelope(
       await put('/users/preferences', ada, { blob: 'x'.repeat(70 * 1024) }),
       422,
       'validation_failed',
     )
-    await expectError(
+    await expectErrorEnvelope(
       await put('/users/preferences', ada, { blob: 'x'.repeat(2 * 1024 * 1024) }),
       413,
       'payload_too_large',
@@ -220,11 +215,15 @@ describe('GET and PUT /users/preferences', () => {
   })
 
   it('answers JSON that Postgres cannot store (a NUL character) with 422, not 500', async () => {
-    await expectError(await put('/users/preferences', ada, '{"name": "a\\u0000b"}'), 422, 'validation_failed')
+    await expectErrorEnvelope(
+      await put('/users/preferences', ada, '{"name": "a\\u0000b"}'),
+      422,
+      'validation_failed',
+    )
   })
 
   it('answers JSON nested too deeply to store with 422, not 500', async () => {
     const deep = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`
-    await expectError(await put('/users/preferences', ada, deep), 422, 'validation_failed')
+    await expectErrorEnvelope(await put('/users/preferences', ada, deep), 422, 'validation_failed')
   })
 })

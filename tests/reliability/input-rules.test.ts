@@ -1,5 +1,6 @@
-import { request } from 'node:http'
 import { describe, expect, it } from 'vitest'
+import { requestOnce } from '../helpers/domain.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { createUser, stack, twoUsers } from '../helpers/stack.ts'
 
 // Issue 12, point 8: bodies and text that were read as something they are not.
@@ -7,26 +8,8 @@ import { createUser, stack, twoUsers } from '../helpers/stack.ts'
 const { sql } = twoUsers()
 
 /** A raw request through the gateway, with exactly these headers (fetch would add a Content-Type). */
-function raw(
-  path: string,
-  headers: Record<string, string>,
-  body: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${stack.apiUrl}/functions/v1${path}`, { method: 'POST', headers }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk) => {
-        text += chunk
-      })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
-
-const codeOf = (body: string) => (JSON.parse(body) as { error?: { code?: string } }).error?.code
+const raw = (path: string, headers: Record<string, string>, body: string) =>
+  requestOnce(`${stack.apiUrl}/functions/v1${path}`, { method: 'POST', headers, body })
 
 describe('request bodies', () => {
   it('refuses a body with no Content-Type with 415, and stores nothing', async () => {
@@ -34,9 +17,9 @@ describe('request bodies', () => {
     const body = JSON.stringify({ title: 'Untyped note' })
     const auth = { authorization: `Bearer ${user.token}` }
     const sized = await raw('/notes', { ...auth, 'content-length': String(Buffer.byteLength(body)) }, body)
-    expect([sized.status, codeOf(sized.body)]).toEqual([415, 'unsupported_media_type'])
+    await expectErrorEnvelope(sized, 415, 'unsupported_media_type')
     const chunked = await raw('/notes', { ...auth, 'transfer-encoding': 'chunked' }, body)
-    expect([chunked.status, codeOf(chunked.body)]).toEqual([415, 'unsupported_media_type'])
+    await expectErrorEnvelope(chunked, 415, 'unsupported_media_type')
     const [{ count }] = await sql`select count(*)::int from public.notes where user_id = ${user.id}`
     expect(count).toBe(0)
   })
@@ -50,10 +33,10 @@ describe('request bodies', () => {
       { ...auth, 'content-type': 'application/json; charset=iso-8859-1' },
       body,
     )
-    expect([latin.status, codeOf(latin.body)]).toEqual([415, 'unsupported_media_type'])
+    await expectErrorEnvelope(latin, 415, 'unsupported_media_type')
     const utf8 = await raw('/notes', { ...auth, 'content-type': 'application/json; charset="UTF-8"' }, body)
     expect(utf8.status).toBe(201)
-    expect(JSON.parse(utf8.body).title).toBe('Café')
+    expect((await utf8.json()).title).toBe('Café')
   })
 })
 
@@ -63,11 +46,11 @@ describe('text fields', () => {
     const auth = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' }
     for (const title of ['"\\ud800"', '"a\\udc00b"', '"\\ud83d\\u0041"']) {
       const response = await raw('/notes', auth, `{"title": ${title}}`)
-      expect([response.status, codeOf(response.body)], title).toEqual([422, 'validation_failed'])
+      await expectErrorEnvelope(response, 422, 'validation_failed', { label: title })
     }
     const pair = await raw('/notes', auth, '{"title": "\\ud83d\\ude00 and \\\\ud800 as text"}')
     expect(pair.status).toBe(201)
-    expect(JSON.parse(pair.body).title).toBe('😀 and \\ud800 as text')
+    expect((await pair.json()).title).toBe('😀 and \\ud800 as text')
     const [{ count }] = await sql`select count(*)::int from public.notes where user_id = ${user.id}`
     expect(count).toBe(1)
   })
@@ -99,7 +82,7 @@ describe('note links', () => {
       '/relative/path',
     ]) {
       const response = await raw('/notes', auth, JSON.stringify({ content: doc(href) }))
-      expect([response.status, codeOf(response.body)], href).toEqual([422, 'validation_failed'])
+      await expectErrorEnvelope(response, 422, 'validation_failed', { label: href })
     }
   })
 })

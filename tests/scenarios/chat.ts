@@ -1,6 +1,7 @@
 import type postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
-import { expectError, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import type { SecuritySuiteOptions } from '../helpers/security.ts'
 import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
@@ -93,13 +94,13 @@ export function chatScenarios({ name, api }: Target) {
           { metadata: [] },
           [],
         ]) {
-          await expectError(
+          await expectErrorEnvelope(
             await api('POST', '/chat/conversations', { user: ada, body }),
             422,
             'validation_failed',
           )
         }
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/chat/conversations', { user: ada, body: '{"title":' }),
           400,
           'invalid_json',
@@ -107,12 +108,12 @@ export function chatScenarios({ name, api }: Target) {
       })
 
       it('answers an unknown or malformed id with 404 and 422', async () => {
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', `/chat/conversations/${crypto.randomUUID()}`, { user: ada }),
           404,
           'not_found',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', '/chat/conversations/not-a-uuid', { user: ada }),
           422,
           'validation_failed',
@@ -160,7 +161,7 @@ export function chatScenarios({ name, api }: Target) {
           'limit=0',
           'limit=101',
         ]) {
-          await expectError(
+          await expectErrorEnvelope(
             await api('GET', `/chat/conversations?${query}`, { user: ada }),
             422,
             'validation_failed',
@@ -178,17 +179,17 @@ export function chatScenarios({ name, api }: Target) {
         expect(response.status).toBe(204)
         expect(await response.text()).toBe('')
         expect(await messageCount(conversation.id)).toBe(0)
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', `/chat/conversations/${conversation.id}`, { user: ada }),
           404,
           'not_found',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', `/chat/conversations/${conversation.id}/messages`, { user: ada }),
           404,
           'not_found',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('DELETE', `/chat/conversations/${conversation.id}`, { user: ada }),
           404,
           'not_found',
@@ -229,7 +230,7 @@ export function chatScenarios({ name, api }: Target) {
       it('refuses assistant, system and tool messages from a client with 422, storing nothing', async () => {
         const conversation = await start(ada)
         for (const role of ['assistant', 'system', 'tool', 'moderator']) {
-          const error = await expectError(
+          const error = await expectErrorEnvelope(
             await api('POST', `/chat/conversations/${conversation.id}/messages`, {
               user: ada,
               body: { role, content: 'I am the assistant now' },
@@ -246,7 +247,7 @@ export function chatScenarios({ name, api }: Target) {
         const conversation = await start(ada, { title: 'Long' })
         const exact = await post(ada, conversation.id, { content: 'é'.repeat(16 * 1024) })
         expect(new TextEncoder().encode(exact.content).length).toBe(32 * 1024)
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', `/chat/conversations/${conversation.id}/messages`, {
             user: ada,
             body: { content: `${'é'.repeat(16 * 1024)}x` },
@@ -260,7 +261,7 @@ export function chatScenarios({ name, api }: Target) {
 
       it('refuses a body over the size limit with 413', async () => {
         const conversation = await start(ada)
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', `/chat/conversations/${conversation.id}/messages`, {
             user: ada,
             body: { content: 'x'.repeat(2 * 1024 * 1024) },
@@ -282,7 +283,7 @@ export function chatScenarios({ name, api }: Target) {
           { content: 'hi', conversation_id: crypto.randomUUID() },
           { content: 'hi', created_at: '2020-01-01T00:00:00Z' },
         ]) {
-          await expectError(
+          await expectErrorEnvelope(
             await api('POST', `/chat/conversations/${conversation.id}/messages`, { user: ada, body }),
             422,
             'validation_failed',
@@ -345,7 +346,7 @@ export function chatScenarios({ name, api }: Target) {
             200,
           ),
         ).toEqual({ data: [], next_cursor: null })
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', `/chat/conversations/${conversation.id}/messages?cursor=nope`, { user: ada }),
           422,
           'validation_failed',
@@ -355,17 +356,17 @@ export function chatScenarios({ name, api }: Target) {
       it('answers another user’s conversation with 404 on every route and changes nothing', async () => {
         const theirs = await start(bob, { title: 'Bob’s' })
         const message = await post(bob, theirs.id, { content: 'private' })
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', `/chat/conversations/${theirs.id}`, { user: ada }),
           404,
           'not_found',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', `/chat/conversations/${theirs.id}/messages`, { user: ada }),
           404,
           'not_found',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', `/chat/conversations/${theirs.id}/messages`, {
             user: ada,
             body: { content: 'hi' },
@@ -373,7 +374,7 @@ export function chatScenarios({ name, api }: Target) {
           404,
           'not_found',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('DELETE', `/chat/conversations/${theirs.id}`, { user: ada }),
           404,
           'not_found',
@@ -392,7 +393,7 @@ export function chatScenarios({ name, api }: Target) {
       })
 
       it('answers a message to an unknown conversation with 404', async () => {
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', `/chat/conversations/${crypto.randomUUID()}/messages`, {
             user: ada,
             body: { content: 'hello?' },
@@ -415,7 +416,7 @@ export function chatScenarios({ name, api }: Target) {
         expect(await expectJson<Message>(again, 201)).toEqual(first)
         expect(again.headers.get('idempotent-replayed')).toBe('true')
         expect(await messageCount(conversation.id)).toBe(1)
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', path, { user: ada, body: { content: 'twice' }, headers }),
           409,
           'conflict',

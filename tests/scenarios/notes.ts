@@ -2,7 +2,6 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import {
   checkItem,
   etag,
-  expectError,
   expectJson,
   type Page,
   paragraph,
@@ -10,6 +9,7 @@ import {
   text,
   walkPages,
 } from '../helpers/domain.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
 
@@ -199,7 +199,7 @@ export function notesScenarios({ name, api }: Target) {
         ['two blocks with one id', [paragraph('same', 'a'), paragraph('same', 'b')], 'content'],
       ])('refuses %s with 422', async (_, content, path) => {
         const before = await rowCount('notes', ada)
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { content } }),
           422,
           'validation_failed',
@@ -212,7 +212,7 @@ export function notesScenarios({ name, api }: Target) {
         let block: Record<string, unknown> = { id: 'leaf', type: 'paragraph' }
         for (let depth = 0; depth < 200; depth++)
           block = { id: `b${depth}`, type: 'paragraph', children: [block] }
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { content: [block] } }),
           422,
           'validation_failed',
@@ -220,12 +220,12 @@ export function notesScenarios({ name, api }: Target) {
       })
 
       it('refuses unknown fields and a title over 500 characters with 422', async () => {
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { title: 'x', owner: bob.id } }),
           422,
           'validation_failed',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { title: 'x'.repeat(501) } }),
           422,
           'validation_failed',
@@ -235,14 +235,14 @@ export function notesScenarios({ name, api }: Target) {
       it('caps a note at 1 MiB of content with 413, storing nothing', async () => {
         const before = await rowCount('notes', ada)
         const big = Array.from({ length: 12 }, (_, i) => paragraph(`big${i}`, 'x'.repeat(90_000)))
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { content: big } }),
           413,
           'payload_too_large',
         )
         expect(error.message).toMatch(/at most/)
         const huge = Array.from({ length: 30 }, (_, i) => paragraph(`huge${i}`, 'y'.repeat(90_000)))
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { content: huge } }),
           413,
           'payload_too_large',
@@ -330,7 +330,7 @@ export function notesScenarios({ name, api }: Target) {
           '?limit=101',
           '?cursor=bm9wZQ',
         ]) {
-          await expectError(await api('GET', `/notes${query}`, { user }), 422, 'validation_failed')
+          await expectErrorEnvelope(await api('GET', `/notes${query}`, { user }), 422, 'validation_failed')
         }
       })
 
@@ -384,7 +384,7 @@ export function notesScenarios({ name, api }: Target) {
           { id: crypto.randomUUID() },
           { updated_at: '2020-01-01T00:00:00Z' },
         ]) {
-          await expectError(
+          await expectErrorEnvelope(
             await api('PUT', `/notes/${note.id}`, { user: ada, body }),
             422,
             'validation_failed',
@@ -403,7 +403,7 @@ export function notesScenarios({ name, api }: Target) {
           }),
           200,
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('PUT', `/notes/${note.id}`, {
             user: ada,
             body: { title: 'v3' },
@@ -413,7 +413,7 @@ export function notesScenarios({ name, api }: Target) {
           'precondition_failed',
         )
         for (const header of [`W/${etag(v2)}`, '"garbage"', '"2020-01-01T00:00:00Z"']) {
-          await expectError(
+          await expectErrorEnvelope(
             await api('PUT', `/notes/${note.id}`, {
               user: ada,
               body: { title: 'v3' },
@@ -440,7 +440,7 @@ export function notesScenarios({ name, api }: Target) {
           }),
           200,
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('DELETE', `/notes/${note.id}`, { user: ada, headers: { 'if-match': etag(v3) } }),
           412,
           'precondition_failed',
@@ -454,12 +454,12 @@ export function notesScenarios({ name, api }: Target) {
         const a = await create(ada, { title: 'a' })
         const b = await create(ada, { title: 'b', parent_id: a.id })
         const c = await create(ada, { title: 'c', parent_id: b.id })
-        await expectError(
+        await expectErrorEnvelope(
           await api('PUT', `/notes/${a.id}`, { user: ada, body: { parent_id: a.id } }),
           409,
           'conflict',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('PUT', `/notes/${a.id}`, { user: ada, body: { parent_id: c.id } }),
           409,
           'conflict',
@@ -487,7 +487,7 @@ export function notesScenarios({ name, api }: Target) {
       it('refuses another user’s note as parent (422), on create and on update, linking nothing', async () => {
         const theirs = await create(bob, { title: 'bob’s' })
         const before = await rowCount('notes', ada)
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { title: 'sneaky', parent_id: theirs.id } }),
           422,
           'validation_failed',
@@ -495,13 +495,13 @@ export function notesScenarios({ name, api }: Target) {
         expect(error.details).toEqual([{ path: 'parent_id', message: 'No such note' }])
         expect(await rowCount('notes', ada)).toBe(before)
         const mine = await create(ada, { title: 'mine' })
-        await expectError(
+        await expectErrorEnvelope(
           await api('PUT', `/notes/${mine.id}`, { user: ada, body: { parent_id: theirs.id } }),
           422,
           'validation_failed',
         )
         expect((await get(ada, mine.id)).parent_id).toBeNull()
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { parent_id: crypto.randomUUID() } }),
           422,
           'validation_failed',
@@ -524,13 +524,13 @@ export function notesScenarios({ name, api }: Target) {
         expect(response.status).toBe(204)
         expect(await response.text()).toBe('')
         for (const id of [top.id, mid.id, leaf.id])
-          await expectError(await api('GET', `/notes/${id}`, { user: ada }), 404, 'not_found')
+          await expectErrorEnvelope(await api('GET', `/notes/${id}`, { user: ada }), 404, 'not_found')
         expect(
           (await sql`select count(*)::int as n from public.tasks where note_id in (${top.id}, ${mid.id})`)[0]
             .n,
         ).toBe(0)
         await get(ada, other.id)
-        await expectError(await api('DELETE', `/notes/${top.id}`, { user: ada }), 404, 'not_found')
+        await expectErrorEnvelope(await api('DELETE', `/notes/${top.id}`, { user: ada }), 404, 'not_found')
       })
     })
 
@@ -596,7 +596,7 @@ export function notesScenarios({ name, api }: Target) {
 
         await api('PUT', `/notes/${note.id}`, { user: ada, body: { content: [checkItem('d', 'Delta')] } })
         expect((await noteTasks(ada, note.id)).map((task) => task.source_reference?.block_id)).toEqual(['d'])
-        await expectError(await api('GET', `/tasks/${alpha.id}`, { user: ada }), 404, 'not_found')
+        await expectErrorEnvelope(await api('GET', `/tasks/${alpha.id}`, { user: ada }), 404, 'not_found')
       })
 
       it('leaves a task the user edited with its title, while its checked state still syncs', async () => {
@@ -633,7 +633,7 @@ export function notesScenarios({ name, api }: Target) {
         expect((checked.content[0].children[0] as { props: { checked: boolean } }).props.checked).toBe(true)
         expect(checked.updated_at).not.toBe(note.updated_at)
         // A stale If-Match on the note is now refused.
-        await expectError(
+        await expectErrorEnvelope(
           await api('PUT', `/notes/${note.id}`, {
             user: ada,
             body: { title: 'x' },
@@ -696,8 +696,12 @@ export function notesScenarios({ name, api }: Target) {
         const note = await create(ada, { content: items })
         const seen = await walkPages<Task>(api, `/notes/${note.id}/tasks?limit=2`, ada)
         expect(seen.map((task) => task.title).sort()).toEqual(items.map((_, i) => `Item ${i}`))
-        await expectError(await api('GET', `/notes/${note.id}/tasks`, { user: bob }), 404, 'not_found')
-        await expectError(
+        await expectErrorEnvelope(
+          await api('GET', `/notes/${note.id}/tasks`, { user: bob }),
+          404,
+          'not_found',
+        )
+        await expectErrorEnvelope(
           await api('GET', `/notes/${crypto.randomUUID()}/tasks`, { user: ada }),
           404,
           'not_found',
@@ -724,7 +728,7 @@ export function notesScenarios({ name, api }: Target) {
         ).toBe(1)
         expect(await noteTasks(ada, note.id)).toHaveLength(1)
 
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/notes', {
             user: ada,
             body: { title: 'Twice' },
@@ -766,7 +770,7 @@ export function notesScenarios({ name, api }: Target) {
         expect(second.id).not.toBe(first.id)
 
         const failing = crypto.randomUUID()
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/notes', {
             user: ada,
             body: { parent_id: crypto.randomUUID() },
@@ -778,7 +782,7 @@ export function notesScenarios({ name, api }: Target) {
         expect(
           (await sql`select count(*)::int as n from public.idempotency_keys where key = ${failing}`)[0].n,
         ).toBe(0)
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/notes', {
             user: ada,
             body: {},

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { etag, expectError, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { etag, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
 
 interface Goal {
@@ -100,7 +101,7 @@ export function planningScenarios({ name, api }: Target) {
         ['an unknown status', { title: 'x', timeframe: 'daily', status: 'done' }, 'status'],
         ['an unknown field', { title: 'x', timeframe: 'daily', owner: 'me' }, ''],
       ])('refuses %s with 422', async (_, body, path) => {
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', '/planning/goals', { user: ada, body }),
           422,
           'validation_failed',
@@ -110,7 +111,7 @@ export function planningScenarios({ name, api }: Target) {
 
       it('keeps a parent’s timeframe at least as long as its sub-goals’ (422 otherwise)', async () => {
         const month = await createGoal(ada, { title: 'Month', timeframe: 'monthly' })
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', '/planning/goals', {
             user: ada,
             body: { title: 'Too long', timeframe: 'yearly', parent_goal_id: month.id },
@@ -122,8 +123,16 @@ export function planningScenarios({ name, api }: Target) {
         await createGoal(ada, { title: 'Same length', timeframe: 'monthly', parent_goal_id: month.id })
         const day = await createGoal(ada, { title: 'Day', timeframe: 'daily', parent_goal_id: month.id })
         // Neither the child may grow past its parent nor the parent shrink below its children.
-        await expectError(await putGoal(ada, day.id, { timeframe: 'quarterly' }), 422, 'validation_failed')
-        await expectError(await putGoal(ada, month.id, { timeframe: 'weekly' }), 422, 'validation_failed')
+        await expectErrorEnvelope(
+          await putGoal(ada, day.id, { timeframe: 'quarterly' }),
+          422,
+          'validation_failed',
+        )
+        await expectErrorEnvelope(
+          await putGoal(ada, month.id, { timeframe: 'weekly' }),
+          422,
+          'validation_failed',
+        )
         expect(
           (await expectJson<Goal>(await putGoal(ada, month.id, { timeframe: 'life' }), 200)).timeframe,
         ).toBe('life')
@@ -133,14 +142,14 @@ export function planningScenarios({ name, api }: Target) {
       it('refuses a goal under itself or its own sub-goal with 409', async () => {
         const a = await createGoal(ada, { title: 'a', timeframe: 'yearly' })
         const b = await createGoal(ada, { title: 'b', timeframe: 'yearly', parent_goal_id: a.id })
-        await expectError(await putGoal(ada, a.id, { parent_goal_id: a.id }), 409, 'conflict')
-        await expectError(await putGoal(ada, a.id, { parent_goal_id: b.id }), 409, 'conflict')
+        await expectErrorEnvelope(await putGoal(ada, a.id, { parent_goal_id: a.id }), 409, 'conflict')
+        await expectErrorEnvelope(await putGoal(ada, a.id, { parent_goal_id: b.id }), 409, 'conflict')
         expect((await getGoal(ada, a.id)).parent_goal_id).toBeNull()
       })
 
       it('refuses another user’s goal as parent with 422, linking nothing', async () => {
         const theirs = await createGoal(bob, { title: 'bob’s', timeframe: 'life' })
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', '/planning/goals', {
             user: ada,
             body: { title: 'x', timeframe: 'daily', parent_goal_id: theirs.id },
@@ -150,7 +159,7 @@ export function planningScenarios({ name, api }: Target) {
         )
         expect(error.details).toEqual([{ path: 'parent_goal_id', message: 'No such goal' }])
         const mine = await createGoal(ada, { title: 'mine', timeframe: 'daily' })
-        await expectError(
+        await expectErrorEnvelope(
           await putGoal(ada, mine.id, { parent_goal_id: theirs.id }),
           422,
           'validation_failed',
@@ -180,12 +189,12 @@ export function planningScenarios({ name, api }: Target) {
           updated_at: expect.any(String),
         })
         expect(response.headers.get('etag')).toBe(etag(updated))
-        await expectError(
+        await expectErrorEnvelope(
           await putGoal(ada, goal.id, { progress: 50 }, { 'if-match': etag(goal) }),
           412,
           'precondition_failed',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('DELETE', `/planning/goals/${goal.id}`, {
             user: ada,
             headers: { 'if-match': etag(goal) },
@@ -193,8 +202,8 @@ export function planningScenarios({ name, api }: Target) {
           412,
           'precondition_failed',
         )
-        await expectError(await putGoal(ada, goal.id, { progress: 500 }), 422, 'validation_failed')
-        await expectError(await putGoal(ada, goal.id, { user_id: bob.id }), 422, 'validation_failed')
+        await expectErrorEnvelope(await putGoal(ada, goal.id, { progress: 500 }), 422, 'validation_failed')
+        await expectErrorEnvelope(await putGoal(ada, goal.id, { user_id: bob.id }), 422, 'validation_failed')
         const { sub_goals, ...current } = await getGoal(ada, goal.id)
         expect(sub_goals).toEqual([])
         expect(current).toEqual(updated)
@@ -212,7 +221,11 @@ export function planningScenarios({ name, api }: Target) {
           headers: { 'if-match': etag(parent) },
         })
         expect(response.status).toBe(204)
-        await expectError(await api('GET', `/planning/goals/${parent.id}`, { user: ada }), 404, 'not_found')
+        await expectErrorEnvelope(
+          await api('GET', `/planning/goals/${parent.id}`, { user: ada }),
+          404,
+          'not_found',
+        )
         expect((await getGoal(ada, child.id)).parent_goal_id).toBeNull()
       })
 
@@ -238,7 +251,11 @@ export function planningScenarios({ name, api }: Target) {
         expect(await ids(`?parent_goal_id=${life.id}`)).toEqual([year.id])
         expect(await ids('?parent_goal_id=root')).toEqual([week.id, life.id])
         for (const query of ['?timeframe=decade', '?status=done', '?parent_goal_id=abc', '?cursor=%%%']) {
-          await expectError(await api('GET', `/planning/goals${query}`, { user }), 422, 'validation_failed')
+          await expectErrorEnvelope(
+            await api('GET', `/planning/goals${query}`, { user }),
+            422,
+            'validation_failed',
+          )
         }
       })
 
@@ -268,7 +285,7 @@ export function planningScenarios({ name, api }: Target) {
         })
         expect(await expectJson(again, 201)).toEqual(first)
         expect(again.headers.get('idempotent-replayed')).toBe('true')
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/planning/goals', {
             user: ada,
             body: { ...body, timeframe: 'life' },
@@ -307,7 +324,7 @@ export function planningScenarios({ name, api }: Target) {
         const fetched = await api('GET', `/planning/reflections/${reflection.id}`, { user: ada })
         expect(await expectJson(fetched, 200)).toEqual(reflection)
         expect(fetched.headers.get('etag')).toBe(etag(reflection))
-        await expectError(
+        await expectErrorEnvelope(
           await api('DELETE', `/planning/reflections/${reflection.id}`, {
             user: ada,
             headers: { 'if-match': '"2000-01-01T00:00:00Z"' },
@@ -320,7 +337,7 @@ export function planningScenarios({ name, api }: Target) {
           headers: { 'if-match': etag(reflection) },
         })
         expect(deleted.status).toBe(204)
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', `/planning/reflections/${reflection.id}`, { user: ada }),
           404,
           'not_found',
@@ -333,7 +350,7 @@ export function planningScenarios({ name, api }: Target) {
         ['an unknown type', { reflection_type: 'hourly', content: 'x' }, 'reflection_type'],
         ['an unknown field', { reflection_type: 'daily', content: 'x', weather: 'rain' }, ''],
       ])('refuses %s with 422', async (_, body, path) => {
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', '/planning/reflections', { user: ada, body }),
           422,
           'validation_failed',
@@ -374,7 +391,7 @@ export function planningScenarios({ name, api }: Target) {
           'jan',
         ])
         for (const query of ['?from=yesterday', '?to=2031-13-01', '?reflection_type=hourly']) {
-          await expectError(
+          await expectErrorEnvelope(
             await api('GET', `/planning/reflections${query}`, { user }),
             422,
             'validation_failed',
@@ -415,7 +432,7 @@ export function planningScenarios({ name, api }: Target) {
           headers: { 'idempotency-key': key },
         })
         expect(await expectJson(again, 201)).toEqual(first)
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/planning/reflections', {
             user: ada,
             body: { ...body, mood: 2 },

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { etag, expectError, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { etag, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
 
 interface Task {
@@ -96,7 +97,7 @@ export function tasksScenarios({ name, api }: Target) {
         ['a source (only agents set one)', { title: 'x', source: 'note' }, ''],
       ])('refuses %s with 422, storing nothing', async (_, body, path) => {
         const before = await count(ada)
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', '/tasks', { user: ada, body }),
           422,
           'validation_failed',
@@ -204,19 +205,19 @@ export function tasksScenarios({ name, api }: Target) {
           '?parent_id=x',
           '?limit=500',
         ]) {
-          await expectError(await api('GET', `/tasks${query}`, { user }), 422, 'validation_failed')
+          await expectErrorEnvelope(await api('GET', `/tasks${query}`, { user }), 422, 'validation_failed')
         }
         const page = await expectJson<Page<Task>>(
           await api('GET', '/tasks?limit=1&sort=priority', { user }),
           200,
         )
         const cursor = encodeURIComponent(String(page.next_cursor))
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', `/tasks?sort=created_at&cursor=${cursor}`, { user }),
           422,
           'validation_failed',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('GET', `/tasks?sort=priority&order=asc&cursor=${cursor}`, { user }),
           422,
           'validation_failed',
@@ -272,15 +273,19 @@ export function tasksScenarios({ name, api }: Target) {
 
       it('refuses a due time on a task without a due date, and clearing the date under a time, with 422', async () => {
         const task = await create(ada, { title: 'Undated' })
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await put(ada, `/tasks/${task.id}`, { due_time: '10:00' }),
           422,
           'validation_failed',
         )
         expect(error.details).toEqual([{ path: 'due_time', message: 'A due time needs a due date' }])
         const timed = await create(ada, { title: 'Timed', due_date: '2031-01-01', due_time: '10:00' })
-        await expectError(await put(ada, `/tasks/${timed.id}`, { due_date: null }), 422, 'validation_failed')
-        await expectError(
+        await expectErrorEnvelope(
+          await put(ada, `/tasks/${timed.id}`, { due_date: null }),
+          422,
+          'validation_failed',
+        )
+        await expectErrorEnvelope(
           await put(ada, `/tasks/${timed.id}`, { due_date: null, due_time: '11:00' }),
           422,
           'validation_failed',
@@ -303,7 +308,7 @@ export function tasksScenarios({ name, api }: Target) {
           { note_id: null },
           { user_id: bob.id },
         ]) {
-          await expectError(await put(ada, `/tasks/${task.id}`, body), 422, 'validation_failed')
+          await expectErrorEnvelope(await put(ada, `/tasks/${task.id}`, body), 422, 'validation_failed')
         }
         expect(await get(ada, task.id)).toEqual(task)
       })
@@ -314,17 +319,17 @@ export function tasksScenarios({ name, api }: Target) {
           await put(ada, `/tasks/${task.id}`, { title: 'v2' }, { 'if-match': etag(task) }),
           200,
         )
-        await expectError(
+        await expectErrorEnvelope(
           await put(ada, `/tasks/${task.id}`, { title: 'v3' }, { 'if-match': etag(task) }),
           412,
           'precondition_failed',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await put(ada, `/tasks/${task.id}/status`, { status: 'done' }, { 'if-match': etag(task) }),
           412,
           'precondition_failed',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await api('DELETE', `/tasks/${task.id}`, { user: ada, headers: { 'if-match': etag(task) } }),
           412,
           'precondition_failed',
@@ -337,7 +342,7 @@ export function tasksScenarios({ name, api }: Target) {
         expect(
           (await api('DELETE', `/tasks/${task.id}`, { user: ada, headers: { 'if-match': etag(v3) } })).status,
         ).toBe(204)
-        await expectError(await api('GET', `/tasks/${task.id}`, { user: ada }), 404, 'not_found')
+        await expectErrorEnvelope(await api('GET', `/tasks/${task.id}`, { user: ada }), 404, 'not_found')
       })
     })
 
@@ -366,17 +371,17 @@ export function tasksScenarios({ name, api }: Target) {
 
       it('refuses an unknown status or extra fields with 422', async () => {
         const task = await create(ada, { title: 'Strict status' })
-        await expectError(
+        await expectErrorEnvelope(
           await put(ada, `/tasks/${task.id}/status`, { status: 'finished' }),
           422,
           'validation_failed',
         )
-        await expectError(
+        await expectErrorEnvelope(
           await put(ada, `/tasks/${task.id}/status`, { status: 'done', title: 'x' }),
           422,
           'validation_failed',
         )
-        await expectError(await put(ada, `/tasks/${task.id}/status`, {}), 422, 'validation_failed')
+        await expectErrorEnvelope(await put(ada, `/tasks/${task.id}/status`, {}), 422, 'validation_failed')
         expect(await get(ada, task.id)).toEqual(task)
       })
     })
@@ -386,21 +391,21 @@ export function tasksScenarios({ name, api }: Target) {
         const a = await create(ada, { title: 'a' })
         const b = await create(ada, { title: 'b', parent_id: a.id })
         const c = await create(ada, { title: 'c', parent_id: b.id })
-        await expectError(await put(ada, `/tasks/${a.id}`, { parent_id: a.id }), 409, 'conflict')
-        await expectError(await put(ada, `/tasks/${a.id}`, { parent_id: c.id }), 409, 'conflict')
+        await expectErrorEnvelope(await put(ada, `/tasks/${a.id}`, { parent_id: a.id }), 409, 'conflict')
+        await expectErrorEnvelope(await put(ada, `/tasks/${a.id}`, { parent_id: c.id }), 409, 'conflict')
         expect((await get(ada, a.id)).parent_id).toBeNull()
         expect(
           (await expectJson<Task>(await put(ada, `/tasks/${c.id}`, { parent_id: a.id }), 200)).parent_id,
         ).toBe(a.id)
         expect((await api('DELETE', `/tasks/${a.id}`, { user: ada })).status).toBe(204)
         for (const id of [a.id, b.id, c.id])
-          await expectError(await api('GET', `/tasks/${id}`, { user: ada }), 404, 'not_found')
+          await expectErrorEnvelope(await api('GET', `/tasks/${id}`, { user: ada }), 404, 'not_found')
       })
 
       it('refuses another user’s task as parent with 422, linking nothing', async () => {
         const theirs = await create(bob, { title: 'bob’s' })
         const before = await count(ada)
-        const error = await expectError(
+        const error = await expectErrorEnvelope(
           await api('POST', '/tasks', { user: ada, body: { title: 'sneaky', parent_id: theirs.id } }),
           422,
           'validation_failed',
@@ -408,7 +413,7 @@ export function tasksScenarios({ name, api }: Target) {
         expect(error.details).toEqual([{ path: 'parent_id', message: 'No such task' }])
         expect(await count(ada)).toBe(before)
         const mine = await create(ada, { title: 'mine' })
-        await expectError(
+        await expectErrorEnvelope(
           await put(ada, `/tasks/${mine.id}`, { parent_id: theirs.id }),
           422,
           'validation_failed',
@@ -436,7 +441,7 @@ export function tasksScenarios({ name, api }: Target) {
             await sql`select count(*)::int as n from public.tasks where user_id = ${ada.id} and title = 'Pay rent'`
           )[0].n,
         ).toBe(1)
-        await expectError(
+        await expectErrorEnvelope(
           await api('POST', '/tasks', {
             user: ada,
             body: { ...body, priority: 'high' },

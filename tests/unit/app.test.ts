@@ -4,6 +4,7 @@ import { setConfigForTests } from '../../shared/config.ts'
 import { createApp, jsonDepth, MAX_JSON_DEPTH } from '../../shared/http/app.ts'
 import { ConflictError, NotFoundError } from '../../shared/core/errors.ts'
 import { errorResponses } from '../../shared/http/openapi.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 
 const ThingSchema = z.object({ name: z.string().min(1), size: z.number().int().max(10) })
 
@@ -43,17 +44,6 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
   body: typeof body === 'string' ? body : JSON.stringify(body),
 })
 
-/** Asserts the error envelope, and that its request id is the response header's. */
-async function expectError(response: Response, status: number, code: string) {
-  expect(response.status).toBe(status)
-  expect(response.headers.get('content-type')).toMatch(/^application\/json/)
-  const body = (await response.json()) as { error: Record<string, unknown> }
-  expect(body.error.code).toBe(code)
-  expect(typeof body.error.message).toBe('string')
-  expect(body.error.request_id).toBe(response.headers.get('x-request-id'))
-  return body.error
-}
-
 afterEach(() => {
   setConfigForTests(undefined)
   vi.restoreAllMocks()
@@ -88,21 +78,33 @@ describe('createApp', () => {
 
   it('answers validation failures with 422 and one detail per problem', async () => {
     const response = await testApp().request('/things/items?dry=maybe', json({ name: '', size: 11.5 }))
-    const error = await expectError(response, 422, 'validation_failed')
+    const error = await expectErrorEnvelope(response, 422, 'validation_failed')
     expect(error.details).toEqual(expect.arrayContaining([{ path: 'dry', message: expect.any(String) }]))
     const body = await testApp().request('/things/items', json({ name: '', size: 11.5 }))
-    const details = (await expectError(body, 422, 'validation_failed')).details as { path: string }[]
+    const details = (await expectErrorEnvelope(body, 422, 'validation_failed')).details as { path: string }[]
     expect(new Set(details.map((d) => d.path))).toEqual(new Set(['name', 'size']))
   })
 
   it('answers a body that is not JSON with 400 invalid_json', async () => {
-    await expectError(await testApp().request('/things/items', json('{"name": "cup",')), 400, 'invalid_json')
-    await expectError(await testApp().request('/things/items', json('')), 400, 'invalid_json')
+    await expectErrorEnvelope(
+      await testApp().request('/things/items', json('{"name": "cup",')),
+      400,
+      'invalid_json',
+    )
+    await expectErrorEnvelope(await testApp().request('/things/items', json('')), 400, 'invalid_json')
   })
 
   it('answers a body that is JSON but not an object with 422', async () => {
-    await expectError(await testApp().request('/things/items', json('[1,2]')), 422, 'validation_failed')
-    await expectError(await testApp().request('/things/items', json('null')), 422, 'validation_failed')
+    await expectErrorEnvelope(
+      await testApp().request('/things/items', json('[1,2]')),
+      422,
+      'validation_failed',
+    )
+    await expectErrorEnvelope(
+      await testApp().request('/things/items', json('null')),
+      422,
+      'validation_failed',
+    )
   })
 
   it('answers another media type with 415', async () => {
@@ -111,17 +113,21 @@ describe('createApp', () => {
       headers: { 'content-type': 'text/plain' },
       body: '{"name":"cup","size":1}',
     }
-    await expectError(await testApp().request('/things/items', request), 415, 'unsupported_media_type')
+    await expectErrorEnvelope(
+      await testApp().request('/things/items', request),
+      415,
+      'unsupported_media_type',
+    )
     const untyped = new Request('http://x/things/items', {
       method: 'POST',
       body: new Blob(['{"name":"cup"}']),
     })
-    await expectError(await testApp().request(untyped), 415, 'unsupported_media_type')
+    await expectErrorEnvelope(await testApp().request(untyped), 415, 'unsupported_media_type')
   })
 
   it('answers a body over the cap with 413, declared or streamed', async () => {
     const big = JSON.stringify({ name: 'x'.repeat(2000), size: 1 })
-    await expectError(await testApp().request('/things/items', json(big)), 413, 'payload_too_large')
+    await expectErrorEnvelope(await testApp().request('/things/items', json(big)), 413, 'payload_too_large')
     const stream = new ReadableStream({
       start(controller) {
         controller.enqueue(new TextEncoder().encode(big))
@@ -134,28 +140,28 @@ describe('createApp', () => {
       body: stream,
       duplex: 'half',
     } as RequestInit)
-    await expectError(await testApp().request(streamed), 413, 'payload_too_large')
+    await expectErrorEnvelope(await testApp().request(streamed), 413, 'payload_too_large')
   })
 
   it('answers an unknown path with 404 and a known path with another method with 405', async () => {
-    await expectError(await testApp().request('/things/nowhere'), 404, 'not_found')
-    await expectError(await testApp().request('/elsewhere'), 404, 'not_found')
+    await expectErrorEnvelope(await testApp().request('/things/nowhere'), 404, 'not_found')
+    await expectErrorEnvelope(await testApp().request('/elsewhere'), 404, 'not_found')
     const response = await testApp().request('/things/items', { method: 'DELETE' })
-    await expectError(response, 405, 'method_not_allowed')
+    await expectErrorEnvelope(response, 405, 'method_not_allowed')
     expect(response.headers.get('allow')).toContain('POST')
   })
 
   it('maps domain errors to their status', async () => {
-    expect((await expectError(await testApp().request('/things/missing'), 404, 'not_found')).message).toBe(
-      'No such thing',
-    )
-    await expectError(await testApp().request('/things/taken'), 409, 'conflict')
+    expect(
+      (await expectErrorEnvelope(await testApp().request('/things/missing'), 404, 'not_found')).message,
+    ).toBe('No such thing')
+    await expectErrorEnvelope(await testApp().request('/things/taken'), 409, 'conflict')
   })
 
   it('answers an unexpected failure with 500 internal, logging it but telling the client nothing', async () => {
     const log = vi.spyOn(console, 'error').mockImplementation(() => {})
     const response = await testApp().request('/things/crash')
-    const error = await expectError(response, 500, 'internal')
+    const error = await expectErrorEnvelope(response, 500, 'internal')
     expect(JSON.stringify(error)).not.toMatch(/secret|postgres|select/)
     expect(log).toHaveBeenCalledOnce()
     expect(String(log.mock.calls[0][0])).toContain(error.request_id as string)
@@ -167,7 +173,7 @@ describe('createApp', () => {
     const replaced = await testApp().request('/things/nowhere', {
       headers: { 'x-request-id': 'a b<script>' },
     })
-    const error = await expectError(replaced, 404, 'not_found')
+    const error = await expectErrorEnvelope(replaced, 404, 'not_found')
     expect(error.request_id).toMatch(/^[0-9a-f-]{36}$/)
   })
 
@@ -195,7 +201,7 @@ describe('createApp', () => {
 
   it('refuses JSON nested deeper than the limit with 422 before parsing it', async () => {
     const deep = `{"name":"cup","size":1,"x":${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}}`
-    await expectError(await testApp().request('/things/items', json(deep)), 422, 'validation_failed')
+    await expectErrorEnvelope(await testApp().request('/things/items', json(deep)), 422, 'validation_failed')
   })
 })
 
