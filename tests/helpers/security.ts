@@ -1,8 +1,9 @@
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import type postgres from 'postgres'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect } from 'vitest'
 import { expectErrorEnvelope } from './envelope.ts'
-import { adminSql, createUser, mintAccessToken, stack, type TestUser } from './stack.ts'
+import { test } from './fixtures.ts'
+import { createUser, mintAccessToken, stack, type TestUser } from './stack.ts'
 
 /** What the suite needs of a function: its in-process app (or anything with the same `request`). */
 export interface RequestTarget {
@@ -26,6 +27,9 @@ export interface SecuritySuiteOptions {
    */
   bodies?: Record<string, unknown>
 }
+
+/** Per route template, the path parameters naming the victim's row. */
+type Params = Record<string, Record<string, string>>
 
 interface Route {
   method: string
@@ -133,29 +137,23 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
   const key = (route: Route) => `${route.method} ${route.template}`
   const secured = routes.filter((route) => !publicRoutes.has(key(route)))
 
-  describe(`security: ${options.name}`, () => {
-    let sql: postgres.Sql
-    let victim: TestUser
-    let attacker: TestUser
-    let tokens: Record<string, string | undefined>
-    const params: Record<string, Record<string, string>> = {}
-
-    beforeAll(async () => {
-      sql = adminSql()
-      victim = await createUser('victim')
-      attacker = await createUser('attacker')
-      tokens = await badTokens(victim, attacker)
+  // The victim, a row of theirs for every route with an id, and the tokens an attacker tries: made
+  // once, for the suite's first test that needs them.
+  const it = test
+    .extend('victim', { scope: 'file' }, () => createUser('victim'))
+    .extend('attacker', { scope: 'file' }, () => createUser('attacker'))
+    .extend('tokens', { scope: 'file' }, ({ victim, attacker }) => badTokens(victim, attacker))
+    .extend('params', { scope: 'file' }, async ({ sql, victim }) => {
+      const params: Params = {}
       for (const route of secured) {
         const fixture = options.fixtures?.[route.template]
         if (fixture && !params[route.template]) params[route.template] = await fixture(victim, sql)
       }
+      return params
     })
 
-    afterAll(async () => {
-      await sql.end()
-    })
-
-    const send = (route: Route, authorization: string | undefined) => {
+  describe(`security: ${options.name}`, () => {
+    const send = (params: Params, route: Route, authorization: string | undefined) => {
       const body = options.bodies?.[`${route.method} ${route.template}`]
       const hasBody = !['GET', 'DELETE'].includes(route.method)
       return options.app.request(fill(route.template, params[route.template] ?? {}), {
@@ -180,32 +178,47 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
     })
 
     describe.each(secured.map((route) => [key(route), route] as const))('%s', (_, route) => {
-      it('refuses every bad token with 401 unauthorized and changes nothing', async () => {
+      it('refuses every bad token with 401 unauthorized and changes nothing', async ({
+        sql,
+        victim,
+        tokens,
+        params,
+      }) => {
         const before = await footprint(sql, victim)
         for (const [name, authorization] of Object.entries(tokens)) {
-          const response = await send(route, authorization)
+          const response = await send(params, route, authorization)
           await expectErrorEnvelope(response, 401, 'unauthorized', { label: name })
         }
         expect(await footprint(sql, victim)).toBe(before)
       })
 
       if (route.template.includes('{')) {
-        it('answers another user’s row with 404 not_found and changes nothing', async () => {
+        it('answers another user’s row with 404 not_found and changes nothing', async ({
+          sql,
+          victim,
+          attacker,
+          params,
+        }) => {
           const before = await footprint(sql, victim)
-          await expectErrorEnvelope(await send(route, `Bearer ${attacker.token}`), 404, 'not_found')
+          await expectErrorEnvelope(await send(params, route, `Bearer ${attacker.token}`), 404, 'not_found')
           expect(await footprint(sql, victim)).toBe(before)
         })
       } else if (route.method === 'GET') {
-        it('never shows another user’s data', async () => {
-          const response = await send(route, `Bearer ${attacker.token}`)
+        it('never shows another user’s data', async ({ victim, attacker, params }) => {
+          const response = await send(params, route, `Bearer ${attacker.token}`)
           const text = await response.text()
           expect(text).not.toContain(victim.id)
           for (const value of Object.values(params).flatMap(Object.values)) expect(text).not.toContain(value)
         })
       } else {
-        it('changes nothing of another user’s when a signed-in user calls it', async () => {
+        it('changes nothing of another user’s when a signed-in user calls it', async ({
+          sql,
+          victim,
+          attacker,
+          params,
+        }) => {
           const before = await footprint(sql, victim)
-          await send(route, `Bearer ${attacker.token}`)
+          await send(params, route, `Bearer ${attacker.token}`)
           expect(await footprint(sql, victim)).toBe(before)
         })
       }

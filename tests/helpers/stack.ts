@@ -72,9 +72,12 @@ export async function createUser(name = 'user'): Promise<TestUser> {
 }
 
 /**
- * What every scenario starts from: two users, ada and bob, and the admin connection that made them
- * (closed after the enclosing describe block). The users are filled in before the block's first
- * test, so read them in tests and hooks, not while the block is being collected.
+ * Two users, ada and bob, and an admin connection (closed after the enclosing describe block), as
+ * placeholder objects filled in before the block's first test.
+ *
+ * @deprecated Take `{ sql, ada, bob }` from the test's context instead: `import { it } from
+ * './fixtures.ts'`, then `it('…', async ({ sql, ada }) => …)`. Kept only until the branches that
+ * still call it are converted; nothing on main does.
  */
 export function twoUsers(): { sql: postgres.Sql; ada: TestUser; bob: TestUser } {
   // postgres.js connects on the first query, so making the client here opens nothing yet.

@@ -1,11 +1,11 @@
 import { SignJWT } from 'jose'
-import { afterAll, describe, expect, it } from 'vitest'
+import type postgres from 'postgres'
+import { afterAll, describe, expect } from 'vitest'
 import { app } from '../../functions/users/app.ts'
 import { closeSql } from '../../shared/db/client.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
-import { createUser, mintAccessToken, stack, type TestUser, twoUsers } from '../helpers/stack.ts'
-
-const { sql, ada, bob } = twoUsers()
+import { it } from '../helpers/fixtures.ts'
+import { createUser, mintAccessToken, stack, type TestUser } from '../helpers/stack.ts'
 
 const auth = (user: TestUser) => ({ authorization: `Bearer ${user.token}` })
 
@@ -17,13 +17,13 @@ function put(path: string, user: TestUser, body: unknown, headers: Record<string
   })
 }
 
-const profileRow = async (user: TestUser) =>
+const profileRow = async (sql: postgres.Sql, user: TestUser) =>
   (await sql`select * from public.profiles where id = ${user.id}`)[0]
 
 afterAll(() => closeSql())
 
 describe('GET /users/me', () => {
-  it('returns the caller’s profile, email from the token', async () => {
+  it('returns the caller’s profile, email from the token', async ({ ada }) => {
     const response = await app.request('/users/me', { headers: auth(ada) })
     expect(response.status).toBe(200)
     const profile = await response.json()
@@ -39,7 +39,7 @@ describe('GET /users/me', () => {
     })
   })
 
-  it('accepts an HS256 token signed with the legacy secret', async () => {
+  it('accepts an HS256 token signed with the legacy secret', async ({ bob }) => {
     const now = Math.floor(Date.now() / 1000)
     const token = await new SignJWT({ aud: 'authenticated', role: 'authenticated', email: bob.email })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -51,20 +51,20 @@ describe('GET /users/me', () => {
     expect(((await response.json()) as { id: string }).id).toBe(bob.id)
   })
 
-  it('is a 404 for a signed-in user whose profile is gone', async () => {
+  it('is a 404 for a signed-in user whose profile is gone', async ({ sql }) => {
     const user = await createUser('profileless')
     await sql`delete from public.profiles where id = ${user.id}`
     await expectErrorEnvelope(await app.request('/users/me', { headers: auth(user) }), 404, 'not_found')
   })
 
-  it('refuses the token of a session that has signed out, and changes nothing', async () => {
+  it('refuses the token of a session that has signed out, and changes nothing', async ({ sql }) => {
     const user = await createUser('leaver')
     const signOut = await fetch(`${stack.apiUrl}/auth/v1/logout?scope=local`, {
       method: 'POST',
       headers: { apikey: stack.anonKey, ...auth(user) },
     })
     expect(signOut.status).toBe(204)
-    const before = await profileRow(user)
+    const before = await profileRow(sql, user)
     await expectErrorEnvelope(
       await app.request('/users/me', {
         method: 'PUT',
@@ -74,10 +74,10 @@ describe('GET /users/me', () => {
       401,
       'unauthorized',
     )
-    expect(await profileRow(user)).toEqual(before)
+    expect(await profileRow(sql, user)).toEqual(before)
   })
 
-  it('refuses a well-signed token that names a session that never existed', async () => {
+  it('refuses a well-signed token that names a session that never existed', async ({ ada }) => {
     const token = await mintAccessToken({ sub: ada.id, email: ada.email })
     await expectErrorEnvelope(
       await app.request('/users/me', { headers: { authorization: `Bearer ${token}` } }),
@@ -88,8 +88,8 @@ describe('GET /users/me', () => {
 })
 
 describe('PUT /users/me', () => {
-  it('changes the fields given and keeps the others', async () => {
-    const before = await profileRow(ada)
+  it('changes the fields given and keeps the others', async ({ sql, ada }) => {
+    const before = await profileRow(sql, ada)
     const response = await put('/users/me', ada, {
       full_name: '  Ada Lovelace ',
       avatar_url: 'https://img.example/ada.png',
@@ -105,18 +105,18 @@ describe('PUT /users/me', () => {
 
     const again = await put('/users/me', ada, { avatar_url: null })
     expect(await again.json()).toMatchObject({ full_name: 'Ada Lovelace', avatar_url: null })
-    expect(await profileRow(ada)).toMatchObject({ full_name: 'Ada Lovelace', avatar_url: null })
+    expect(await profileRow(sql, ada)).toMatchObject({ full_name: 'Ada Lovelace', avatar_url: null })
   })
 
-  it('answers an empty change with the profile unchanged', async () => {
-    const before = await profileRow(ada)
+  it('answers an empty change with the profile unchanged', async ({ sql, ada }) => {
+    const before = await profileRow(sql, ada)
     const response = await put('/users/me', ada, {})
     expect(response.status).toBe(200)
-    expect(await profileRow(ada)).toEqual(before)
+    expect(await profileRow(sql, ada)).toEqual(before)
   })
 
-  it('refuses fields a user may not set, and leaves the row alone', async () => {
-    const before = await profileRow(ada)
+  it('refuses fields a user may not set, and leaves the row alone', async ({ sql, ada, bob }) => {
+    const before = await profileRow(sql, ada)
     for (const body of [
       { is_superuser: true },
       { is_active: false },
@@ -125,10 +125,10 @@ describe('PUT /users/me', () => {
     ]) {
       await expectErrorEnvelope(await put('/users/me', ada, body), 422, 'validation_failed')
     }
-    expect(await profileRow(ada)).toEqual(before)
+    expect(await profileRow(sql, ada)).toEqual(before)
   })
 
-  it('validates the values', async () => {
+  it('validates the values', async ({ ada }) => {
     const cases = [
       { full_name: '' },
       { full_name: 'x'.repeat(201) },
@@ -144,13 +144,13 @@ describe('PUT /users/me', () => {
     }
   })
 
-  it('reports every problem at once', async () => {
+  it('reports every problem at once', async ({ ada }) => {
     const response = await put('/users/me', ada, { full_name: '', avatar_url: 'nope' })
     const { error } = (await response.json()) as { error: { details: { path: string }[] } }
     expect(error.details.map((d) => d.path).sort()).toEqual(['avatar_url', 'full_name'])
   })
 
-  it('answers malformed JSON with 400 and another media type with 415', async () => {
+  it('answers malformed JSON with 400 and another media type with 415', async ({ ada }) => {
     await expectErrorEnvelope(await put('/users/me', ada, '{"full_name": '), 400, 'invalid_json')
     await expectErrorEnvelope(
       await put('/users/me', ada, 'full_name=x', { 'content-type': 'text/plain' }),
@@ -159,21 +159,21 @@ describe('PUT /users/me', () => {
     )
   })
 
-  it('changes only the caller’s profile', async () => {
-    const bobBefore = await profileRow(bob)
+  it('changes only the caller’s profile', async ({ sql, ada, bob }) => {
+    const bobBefore = await profileRow(sql, bob)
     await put('/users/me', ada, { full_name: 'Countess' })
-    expect(await profileRow(bob)).toEqual(bobBefore)
+    expect(await profileRow(sql, bob)).toEqual(bobBefore)
   })
 })
 
 describe('GET and PUT /users/preferences', () => {
-  it('starts as an empty object', async () => {
+  it('starts as an empty object', async ({ bob }) => {
     const response = await app.request('/users/preferences', { headers: auth(bob) })
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({})
   })
 
-  it('replaces the whole object and reads it back', async () => {
+  it('replaces the whole object and reads it back', async ({ sql, ada }) => {
     const first = { theme: 'dark', notifications: { email: true, digest: ['mon', 'thu'] }, ratio: 0.25 }
     const put1 = await put('/users/preferences', ada, first)
     expect(put1.status).toBe(200)
@@ -183,17 +183,17 @@ describe('GET and PUT /users/preferences', () => {
     expect(await (await put('/users/preferences', ada, second)).json()).toEqual(second)
     const read = await app.request('/users/preferences', { headers: auth(ada) })
     expect(await read.json()).toEqual(second)
-    expect((await profileRow(ada)).preferences).toEqual(second)
+    expect((await profileRow(sql, ada)).preferences).toEqual(second)
   })
 
-  it('refuses anything but a JSON object', async () => {
+  it('refuses anything but a JSON object', async ({ ada }) => {
     for (const body of ['[]', 'null', '"dark"', '42', 'true']) {
       await expectErrorEnvelope(await put('/users/preferences', ada, body), 422, 'validation_failed')
     }
   })
 
-  it('refuses more than 64 KiB with 422 and more than the body cap with 413', async () => {
-    const before = await profileRow(ada)
+  it('refuses more than 64 KiB with 422 and more than the body cap with 413', async ({ sql, ada }) => {
+    const before = await profileRow(sql, ada)
     await expectErrorEnvelope(
       await put('/users/preferences', ada, { blob: 'x'.repeat(70 * 1024) }),
       422,
@@ -204,17 +204,17 @@ describe('GET and PUT /users/preferences', () => {
       413,
       'payload_too_large',
     )
-    expect(await profileRow(ada)).toEqual(before)
+    expect(await profileRow(sql, ada)).toEqual(before)
   })
 
-  it('accepts a document just under 64 KiB', async () => {
+  it('accepts a document just under 64 KiB', async ({ bob }) => {
     const big = { blob: 'x'.repeat(60 * 1024) }
     const response = await put('/users/preferences', bob, big)
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual(big)
   })
 
-  it('answers JSON that Postgres cannot store (a NUL character) with 422, not 500', async () => {
+  it('answers JSON that Postgres cannot store (a NUL character) with 422, not 500', async ({ ada }) => {
     await expectErrorEnvelope(
       await put('/users/preferences', ada, '{"name": "a\\u0000b"}'),
       422,
@@ -222,7 +222,7 @@ describe('GET and PUT /users/preferences', () => {
     )
   })
 
-  it('answers JSON nested too deeply to store with 422, not 500', async () => {
+  it('answers JSON nested too deeply to store with 422, not 500', async ({ ada }) => {
     const deep = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`
     await expectErrorEnvelope(await put('/users/preferences', ada, deep), 422, 'validation_failed')
   })

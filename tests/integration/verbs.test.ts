@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect } from 'vitest'
 import {
   createConversation,
   createMessage,
@@ -12,16 +12,18 @@ import { verifyAccessToken } from '../../shared/http/require-user.ts'
 import { createNote, listNotes, updateNote } from '../../shared/notes/service.ts'
 import { createGoal, createReflection } from '../../shared/planning/service.ts'
 import { createTask, listTasks, updateTask } from '../../shared/tasks/service.ts'
-import { twoUsers } from '../helpers/stack.ts'
+import { it } from '../helpers/fixtures.ts'
+import type { TestUser } from '../helpers/stack.ts'
 
 // The verbs called as an agent's tool calls them: no HTTP, input as JSON, the actor in the context.
 
-const { sql, ada, bob } = twoUsers()
 afterAll(() => closeSql())
 
 const run = { agentId: 'task-manager', runId: crypto.randomUUID(), messageId: crypto.randomUUID() }
-const asUser = async (): Promise<ServiceContext> => userContext(await verifyAccessToken(ada.token))
-const asAgent = async (): Promise<ServiceContext> => agentContext(await verifyAccessToken(ada.token), run)
+const asUser = async (user: TestUser): Promise<ServiceContext> =>
+  userContext(await verifyAccessToken(user.token))
+const asAgent = async (user: TestUser): Promise<ServiceContext> =>
+  agentContext(await verifyAccessToken(user.token), run)
 
 /** The error a call failed with. */
 async function failure(call: Promise<unknown>): Promise<DomainError> {
@@ -34,8 +36,11 @@ async function failure(call: Promise<unknown>): Promise<DomainError> {
 }
 
 describe('verbs called directly', () => {
-  it('validate their input with the routes’ schemas: validation_failed with one detail per problem', async () => {
-    const ctx = await asUser()
+  it('validate their input with the routes’ schemas: validation_failed with one detail per problem', async ({
+    sql,
+    ada,
+  }) => {
+    const ctx = await asUser(ada)
     const error = await failure(
       createTask({ ctx, input: { title: '', priority: 'soon', colour: 'red' } as never }),
     )
@@ -46,8 +51,10 @@ describe('verbs called directly', () => {
     expect(count).toBe(0)
   })
 
-  it('refuse an update of a row by a made-up id as not found, and a malformed id as invalid', async () => {
-    const ctx = await asUser()
+  it('refuse an update of a row by a made-up id as not found, and a malformed id as invalid', async ({
+    ada,
+  }) => {
+    const ctx = await asUser(ada)
     const missing = await failure(
       updateTask({ ctx, input: { id: crypto.randomUUID(), changes: { title: 'x' } } }),
     )
@@ -56,8 +63,10 @@ describe('verbs called directly', () => {
     expect(malformed.details).toEqual([{ path: 'id', message: expect.any(String) }])
   })
 
-  it('take list filters as JSON (booleans, arrays, numbers) as well as query-string text', async () => {
-    const ctx = await asUser()
+  it('take list filters as JSON (booleans, arrays, numbers) as well as query-string text', async ({
+    ada,
+  }) => {
+    const ctx = await asUser(ada)
     await createNote({ ctx, input: { title: 'Pinned', is_pinned: true } })
     await createNote({ ctx, input: { title: 'Loose' } })
     const pinned = await listNotes({ ctx, input: { is_pinned: true, limit: 10 } })
@@ -71,8 +80,8 @@ describe('verbs called directly', () => {
     expect(bad.details?.[0].path).toBe('status.0')
   })
 
-  it('record an agent actor on what it creates: the agent, the run and the message', async () => {
-    const ctx = await asAgent()
+  it('record an agent actor on what it creates: the agent, the run and the message', async ({ sql, ada }) => {
+    const ctx = await asAgent(ada)
     const task = await createTask({ ctx, input: { title: 'Call the plumber' } })
     const note = await createNote({ ctx, input: { title: 'Plumbing' } })
     const goal = await createGoal({ ctx, input: { title: 'Fix the house', timeframe: 'yearly' } })
@@ -93,22 +102,26 @@ describe('verbs called directly', () => {
     }
   })
 
-  it('set edited_by_user only for the user’s own edits, never for an agent’s', async () => {
-    const agent = await asAgent()
+  it('set edited_by_user only for the user’s own edits, never for an agent’s', async ({ sql, ada }) => {
+    const agent = await asAgent(ada)
     const note = await createNote({ ctx: agent, input: { title: 'Draft' } })
     await updateNote({ ctx: agent, input: { id: note.id, changes: { title: 'Draft 2' } } })
     const edited = async () =>
       (await sql`select edited_by_user from public.notes where id = ${note.id}`)[0].edited_by_user
     expect(await edited()).toBe(false)
-    await updateNote({ ctx: await asUser(), input: { id: note.id, changes: { title: 'Mine now' } } })
+    await updateNote({ ctx: await asUser(ada), input: { id: note.id, changes: { title: 'Mine now' } } })
     expect(await edited()).toBe(true)
     const [manual] = await sql`select source, source_reference from public.notes where title = 'Pinned'`
     expect(manual).toEqual({ source: 'manual', source_reference: null })
   })
 
-  it('let an agent write its answer through the private function, and only into the user’s conversations', async () => {
-    const user = await asUser()
-    const agent = await asAgent()
+  it('let an agent write its answer through the private function, and only into the user’s conversations', async ({
+    sql,
+    ada,
+    bob,
+  }) => {
+    const user = await asUser(ada)
+    const agent = await asAgent(ada)
     const conversation = await createConversation({ ctx: user, input: {} })
     const asked = await createMessage({
       ctx: user,

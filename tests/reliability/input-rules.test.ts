@@ -1,18 +1,17 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect } from 'vitest'
 import { requestOnce } from '../helpers/domain.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
-import { createUser, stack, twoUsers } from '../helpers/stack.ts'
+import { it } from '../helpers/fixtures.ts'
+import { createUser, stack } from '../helpers/stack.ts'
 
 // Issue 12, point 8: bodies and text that were read as something they are not.
-
-const { sql } = twoUsers()
 
 /** A raw request through the gateway, with exactly these headers (fetch would add a Content-Type). */
 const raw = (path: string, headers: Record<string, string>, body: string) =>
   requestOnce(`${stack.apiUrl}/functions/v1${path}`, { method: 'POST', headers, body })
 
 describe('request bodies', () => {
-  it('refuses a body with no Content-Type with 415, and stores nothing', async () => {
+  it('refuses a body with no Content-Type with 415, and stores nothing', async ({ sql }) => {
     const user = await createUser('typeless')
     const body = JSON.stringify({ title: 'Untyped note' })
     const auth = { authorization: `Bearer ${user.token}` }
@@ -41,7 +40,9 @@ describe('request bodies', () => {
 })
 
 describe('text fields', () => {
-  it('refuse a lone surrogate in a title with 422, as in any other field, instead of storing U+FFFD', async () => {
+  it('refuse a lone surrogate in a title with 422, as in any other field, instead of storing U+FFFD', async ({
+    sql,
+  }) => {
     const user = await createUser('surrogate')
     const auth = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' }
     for (const title of ['"\\ud800"', '"a\\udc00b"', '"\\ud83d\\u0041"']) {

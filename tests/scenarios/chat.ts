@@ -1,9 +1,10 @@
 import type postgres from 'postgres'
-import { describe, expect, it } from 'vitest'
+import { describe, expect } from 'vitest'
 import { expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import type { SecuritySuiteOptions } from '../helpers/security.ts'
-import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
+import { it } from '../helpers/fixtures.ts'
+import { createUser, type TestUser } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
 
 interface Conversation {
@@ -54,20 +55,18 @@ async function conversationOf(owner: TestUser, sql: postgres.Sql) {
 /** Every route of the chat function. */
 export function chatScenarios({ name, api }: Target) {
   describe(`chat (${name})`, () => {
-    const { sql, ada, bob } = twoUsers()
-
     const start = async (user: TestUser, body: Record<string, unknown> = {}) =>
       expectJson<Conversation>(await api('POST', '/chat/conversations', { user, body }), 201)
     const get = async (user: TestUser, id: string) =>
       expectJson<Conversation>(await api('GET', `/chat/conversations/${id}`, { user }), 200)
     const post = async (user: TestUser, id: string, body: Record<string, unknown>) =>
       expectJson<Message>(await api('POST', `/chat/conversations/${id}/messages`, { user, body }), 201)
-    const messageCount = async (conversationId: string) =>
+    const messageCount = async (sql: postgres.Sql, conversationId: string) =>
       (await sql`select count(*)::int as n from public.messages where conversation_id = ${conversationId}`)[0]
         .n as number
 
     describe('conversations', () => {
-      it('starts an untitled conversation and answers 201 with the row', async () => {
+      it('starts an untitled conversation and answers 201 with the row', async ({ ada }) => {
         const conversation = await start(ada)
         expect(conversation).toEqual({
           id: expect.any(String),
@@ -80,12 +79,15 @@ export function chatScenarios({ name, api }: Target) {
         expect(await get(ada, conversation.id)).toEqual(conversation)
       })
 
-      it('takes a title (trimmed) and metadata', async () => {
+      it('takes a title (trimmed) and metadata', async ({ ada }) => {
         const conversation = await start(ada, { title: '  Weekly review ', metadata: { pinned: true } })
         expect(conversation).toMatchObject({ title: 'Weekly review', metadata: { pinned: true } })
       })
 
-      it('refuses a blank, too long or NUL-bearing title, unknown fields and a non-object body with 422', async () => {
+      it('refuses a blank, too long or NUL-bearing title, unknown fields and a non-object body with 422', async ({
+        ada,
+        bob,
+      }) => {
         for (const body of [
           { title: '   ' },
           { title: 'x'.repeat(501) },
@@ -107,7 +109,7 @@ export function chatScenarios({ name, api }: Target) {
         )
       })
 
-      it('answers an unknown or malformed id with 404 and 422', async () => {
+      it('answers an unknown or malformed id with 404 and 422', async ({ ada }) => {
         await expectErrorEnvelope(
           await api('GET', `/chat/conversations/${crypto.randomUUID()}`, { user: ada }),
           404,
@@ -154,7 +156,7 @@ export function chatScenarios({ name, api }: Target) {
         expect(seen.map((c) => c.title)).toEqual(['c6', 'c5', 'c4', 'c3', 'c2', 'c1', 'c0'])
       })
 
-      it('refuses a made-up cursor and a bad limit with 422', async () => {
+      it('refuses a made-up cursor and a bad limit with 422', async ({ ada }) => {
         for (const query of [
           'cursor=abc',
           `cursor=${Buffer.from('[1,2]').toString('base64url')}`,
@@ -169,16 +171,16 @@ export function chatScenarios({ name, api }: Target) {
         }
       })
 
-      it('deletes a conversation with its messages (204), then it is gone', async () => {
+      it('deletes a conversation with its messages (204), then it is gone', async ({ sql, ada }) => {
         const conversation = await start(ada, { title: 'to delete' })
         await post(ada, conversation.id, { content: 'one' })
         await post(ada, conversation.id, { content: 'two' })
-        expect(await messageCount(conversation.id)).toBe(2)
+        expect(await messageCount(sql, conversation.id)).toBe(2)
 
         const response = await api('DELETE', `/chat/conversations/${conversation.id}`, { user: ada })
         expect(response.status).toBe(204)
         expect(await response.text()).toBe('')
-        expect(await messageCount(conversation.id)).toBe(0)
+        expect(await messageCount(sql, conversation.id)).toBe(0)
         await expectErrorEnvelope(
           await api('GET', `/chat/conversations/${conversation.id}`, { user: ada }),
           404,
@@ -198,7 +200,7 @@ export function chatScenarios({ name, api }: Target) {
     })
 
     describe('messages', () => {
-      it('stores a user message and answers 201 with it', async () => {
+      it('stores a user message and answers 201 with it', async ({ sql, ada }) => {
         const conversation = await start(ada, { title: 'Chat' })
         const message = await post(ada, conversation.id, { content: 'Hello there' })
         expect(message).toEqual({
@@ -216,7 +218,7 @@ export function chatScenarios({ name, api }: Target) {
         expect(row).toEqual({ role: 'user', content: 'Hello there' })
       })
 
-      it('takes role user explicitly, an agent to address and metadata', async () => {
+      it('takes role user explicitly, an agent to address and metadata', async ({ ada }) => {
         const conversation = await start(ada)
         const message = await post(ada, conversation.id, {
           role: 'user',
@@ -227,7 +229,10 @@ export function chatScenarios({ name, api }: Target) {
         expect(message).toMatchObject({ role: 'user', agent_id: 'planner', metadata: { client: 'web' } })
       })
 
-      it('refuses assistant, system and tool messages from a client with 422, storing nothing', async () => {
+      it('refuses assistant, system and tool messages from a client with 422, storing nothing', async ({
+        sql,
+        ada,
+      }) => {
         const conversation = await start(ada)
         for (const role of ['assistant', 'system', 'tool', 'moderator']) {
           const error = await expectErrorEnvelope(
@@ -240,10 +245,10 @@ export function chatScenarios({ name, api }: Target) {
           )
           expect(error.details?.map((detail) => detail.path)).toEqual(['role'])
         }
-        expect(await messageCount(conversation.id)).toBe(0)
+        expect(await messageCount(sql, conversation.id)).toBe(0)
       })
 
-      it('accepts exactly 32 KiB of text and refuses one byte more with 422', async () => {
+      it('accepts exactly 32 KiB of text and refuses one byte more with 422', async ({ sql, ada }) => {
         const conversation = await start(ada, { title: 'Long' })
         const exact = await post(ada, conversation.id, { content: 'é'.repeat(16 * 1024) })
         expect(new TextEncoder().encode(exact.content).length).toBe(32 * 1024)
@@ -256,10 +261,10 @@ export function chatScenarios({ name, api }: Target) {
           'validation_failed',
         )
         expect(error.details).toEqual([{ path: 'content', message: expect.stringMatching(/32768 bytes/) }])
-        expect(await messageCount(conversation.id)).toBe(1)
+        expect(await messageCount(sql, conversation.id)).toBe(1)
       })
 
-      it('refuses a body over the size limit with 413', async () => {
+      it('refuses a body over the size limit with 413', async ({ ada }) => {
         const conversation = await start(ada)
         await expectErrorEnvelope(
           await api('POST', `/chat/conversations/${conversation.id}/messages`, {
@@ -271,7 +276,10 @@ export function chatScenarios({ name, api }: Target) {
         )
       })
 
-      it('refuses blank or NUL-bearing content, a bad agent_id and unknown fields with 422', async () => {
+      it('refuses blank or NUL-bearing content, a bad agent_id and unknown fields with 422', async ({
+        sql,
+        ada,
+      }) => {
         const conversation = await start(ada)
         for (const body of [
           {},
@@ -289,10 +297,12 @@ export function chatScenarios({ name, api }: Target) {
             'validation_failed',
           )
         }
-        expect(await messageCount(conversation.id)).toBe(0)
+        expect(await messageCount(sql, conversation.id)).toBe(0)
       })
 
-      it('names an untitled conversation after its first message, and keeps a given title', async () => {
+      it('names an untitled conversation after its first message, and keeps a given title', async ({
+        ada,
+      }) => {
         const untitled = await start(ada)
         await post(ada, untitled.id, { content: '\n   Plan   my week\nwith the details below' })
         expect((await get(ada, untitled.id)).title).toBe('Plan my week')
@@ -311,7 +321,7 @@ export function chatScenarios({ name, api }: Target) {
         expect((await get(ada, named.id)).title).toBe('Mine')
       })
 
-      it('moves the conversation’s updated_at with every message', async () => {
+      it('moves the conversation’s updated_at with every message', async ({ ada }) => {
         const conversation = await start(ada, { title: 'Active' })
         const message = await post(ada, conversation.id, { content: 'ping' })
         const after = await get(ada, conversation.id)
@@ -319,7 +329,7 @@ export function chatScenarios({ name, api }: Target) {
         expect(sortable(after.updated_at) >= sortable(message.created_at)).toBe(true)
       })
 
-      it('lists messages oldest to newest, across pages, while new ones are posted', async () => {
+      it('lists messages oldest to newest, across pages, while new ones are posted', async ({ sql, ada }) => {
         const conversation = await start(ada, { title: 'Paged' })
         for (let i = 0; i < 5; i++) await post(ada, conversation.id, { content: `m${i}` })
         let added = 0
@@ -338,7 +348,7 @@ export function chatScenarios({ name, api }: Target) {
         expect(seen.map((m) => m.content)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'new0', 'new1', 'new2'])
       })
 
-      it('lists an empty conversation as an empty page and refuses a made-up cursor', async () => {
+      it('lists an empty conversation as an empty page and refuses a made-up cursor', async ({ ada }) => {
         const conversation = await start(ada)
         expect(
           await expectJson(
@@ -353,7 +363,10 @@ export function chatScenarios({ name, api }: Target) {
         )
       })
 
-      it('answers another user’s conversation with 404 on every route and changes nothing', async () => {
+      it('answers another user’s conversation with 404 on every route and changes nothing', async ({
+        ada,
+        bob,
+      }) => {
         const theirs = await start(bob, { title: 'Bob’s' })
         const message = await post(bob, theirs.id, { content: 'private' })
         await expectErrorEnvelope(
@@ -392,7 +405,7 @@ export function chatScenarios({ name, api }: Target) {
         expect(list.data).toEqual([message])
       })
 
-      it('answers a message to an unknown conversation with 404', async () => {
+      it('answers a message to an unknown conversation with 404', async ({ ada }) => {
         await expectErrorEnvelope(
           await api('POST', `/chat/conversations/${crypto.randomUUID()}/messages`, {
             user: ada,
@@ -403,7 +416,10 @@ export function chatScenarios({ name, api }: Target) {
         )
       })
 
-      it('replays a repeated Idempotency-Key and refuses it for another body with 409', async () => {
+      it('replays a repeated Idempotency-Key and refuses it for another body with 409', async ({
+        sql,
+        ada,
+      }) => {
         const conversation = await start(ada)
         const key = crypto.randomUUID()
         const path = `/chat/conversations/${conversation.id}/messages`
@@ -415,7 +431,7 @@ export function chatScenarios({ name, api }: Target) {
         const again = await api('POST', path, { user: ada, body: { content: 'once' }, headers })
         expect(await expectJson<Message>(again, 201)).toEqual(first)
         expect(again.headers.get('idempotent-replayed')).toBe('true')
-        expect(await messageCount(conversation.id)).toBe(1)
+        expect(await messageCount(sql, conversation.id)).toBe(1)
         await expectErrorEnvelope(
           await api('POST', path, { user: ada, body: { content: 'twice' }, headers }),
           409,

@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest'
+import type postgres from 'postgres'
+import { describe, expect } from 'vitest'
 import {
   checkItem,
   etag,
@@ -10,7 +11,8 @@ import {
   walkPages,
 } from '../helpers/domain.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
-import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
+import { test } from '../helpers/fixtures.ts'
+import { createUser, type TestUser } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
 
 interface Note {
@@ -40,21 +42,59 @@ interface Task {
 
 /** Every route of the notes function, including the checklist ↔ tasks sync. */
 export function notesScenarios({ name, api }: Target) {
+  const create = async (user: TestUser, body: Record<string, unknown>) =>
+    expectJson<Note>(await api('POST', '/notes', { user, body }), 201)
+  const get = async (user: TestUser, id: string) =>
+    expectJson<Note>(await api('GET', `/notes/${id}`, { user }), 200)
+  const noteTasks = async (user: TestUser, id: string) =>
+    (await expectJson<Page<Task>>(await api('GET', `/notes/${id}/tasks`, { user }), 200)).data
+  const rowCount = async (sql: postgres.Sql, table: string, user: TestUser) =>
+    (await sql`select count(*)::int as n from ${sql(`public.${table}`)} where user_id = ${user.id}`)[0]
+      .n as number
+
+  // What the list tests read: one user's notes, made once, for the first of them.
+  const it = test.extend('listed', { scope: 'file' }, async () => {
+    const user = await createUser('lister')
+    const notes: Record<string, Note> = {}
+    notes.root = await create(user, {
+      title: 'Root plans',
+      content: [paragraph('a', 'quarterly roadmap')],
+    })
+    notes.child = await create(user, { title: 'Child', parent_id: notes.root.id })
+    notes.pinned = await create(user, { title: 'Pinned', is_pinned: true })
+    notes.archived = await create(user, { title: 'Old stuff', is_archived: true })
+    notes.nested = await create(user, {
+      title: 'Deep',
+      content: [
+        paragraph('p', 'outer', [
+          {
+            id: 'l',
+            type: 'paragraph',
+            props: {},
+            content: [{ type: 'link', href: 'https://x', content: [text('zebra crossing')] }],
+            children: [],
+          },
+        ]),
+        {
+          id: 't',
+          type: 'table',
+          props: {},
+          content: { type: 'tableContent', rows: [{ cells: [[text('platypus')]] }] },
+          children: [],
+        },
+      ],
+    })
+
+    const ids = async (query: string) =>
+      (await expectJson<Page<Note>>(await api('GET', `/notes${query}`, { user }), 200)).data.map(
+        (note) => note.id,
+      )
+    return { user, notes, ids }
+  })
+
   describe(`notes (${name})`, () => {
-    const { sql, ada, bob } = twoUsers()
-
-    const create = async (user: TestUser, body: Record<string, unknown>) =>
-      expectJson<Note>(await api('POST', '/notes', { user, body }), 201)
-    const get = async (user: TestUser, id: string) =>
-      expectJson<Note>(await api('GET', `/notes/${id}`, { user }), 200)
-    const noteTasks = async (user: TestUser, id: string) =>
-      (await expectJson<Page<Task>>(await api('GET', `/notes/${id}/tasks`, { user }), 200)).data
-    const rowCount = async (table: string, user: TestUser) =>
-      (await sql`select count(*)::int as n from ${sql(`public.${table}`)} where user_id = ${user.id}`)[0]
-        .n as number
-
     describe('create and get', () => {
-      it('creates a note with defaults and answers 201 with the row and its ETag', async () => {
+      it('creates a note with defaults and answers 201 with the row and its ETag', async ({ ada }) => {
         const response = await api('POST', '/notes', { user: ada, body: { title: '  Groceries ' } })
         const note = await expectJson<Note>(response, 201)
         expect(note).toEqual({
@@ -76,7 +116,7 @@ export function notesScenarios({ name, api }: Target) {
         expect(fetched.headers.get('etag')).toBe(etag(note))
       })
 
-      it('accepts every block and inline type of BlockNote’s default schema', async () => {
+      it('accepts every block and inline type of BlockNote’s default schema', async ({ ada }) => {
         const content = [
           paragraph('p1', 'plain'),
           {
@@ -166,12 +206,12 @@ export function notesScenarios({ name, api }: Target) {
         expect(note.content[3]).toEqual(content[3])
       })
 
-      it('fills in a block’s missing props, content and children as the editor would', async () => {
+      it('fills in a block’s missing props, content and children as the editor would', async ({ ada }) => {
         const note = await create(ada, { content: [{ id: 'x', type: 'paragraph' }] })
         expect(note.content).toEqual([{ id: 'x', type: 'paragraph', props: {}, content: [], children: [] }])
       })
 
-      it.each([
+      it.for([
         [
           'an unknown block type',
           [{ id: 'a', type: 'mermaid', props: {}, content: [], children: [] }],
@@ -197,18 +237,18 @@ export function notesScenarios({ name, api }: Target) {
         ],
         ['content that is not an array', { type: 'doc' }, 'content'],
         ['two blocks with one id', [paragraph('same', 'a'), paragraph('same', 'b')], 'content'],
-      ])('refuses %s with 422', async (_, content, path) => {
-        const before = await rowCount('notes', ada)
+      ])('refuses %s with 422', async ([_, content, path], { sql, ada }) => {
+        const before = await rowCount(sql, 'notes', ada)
         const error = await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { content } }),
           422,
           'validation_failed',
         )
         expect(error.details?.map((detail) => detail.path)).toContain(path)
-        expect(await rowCount('notes', ada)).toBe(before)
+        expect(await rowCount(sql, 'notes', ada)).toBe(before)
       })
 
-      it('refuses blocks nested deeper than the limit with 422, not a crash', async () => {
+      it('refuses blocks nested deeper than the limit with 422, not a crash', async ({ ada }) => {
         let block: Record<string, unknown> = { id: 'leaf', type: 'paragraph' }
         for (let depth = 0; depth < 200; depth++)
           block = { id: `b${depth}`, type: 'paragraph', children: [block] }
@@ -219,7 +259,7 @@ export function notesScenarios({ name, api }: Target) {
         )
       })
 
-      it('refuses unknown fields and a title over 500 characters with 422', async () => {
+      it('refuses unknown fields and a title over 500 characters with 422', async ({ ada, bob }) => {
         await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { title: 'x', owner: bob.id } }),
           422,
@@ -232,8 +272,8 @@ export function notesScenarios({ name, api }: Target) {
         )
       })
 
-      it('caps a note at 1 MiB of content with 413, storing nothing', async () => {
-        const before = await rowCount('notes', ada)
+      it('caps a note at 1 MiB of content with 413, storing nothing', async ({ sql, ada }) => {
+        const before = await rowCount(sql, 'notes', ada)
         const big = Array.from({ length: 12 }, (_, i) => paragraph(`big${i}`, 'x'.repeat(90_000)))
         const error = await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { content: big } }),
@@ -247,7 +287,7 @@ export function notesScenarios({ name, api }: Target) {
           413,
           'payload_too_large',
         )
-        expect(await rowCount('notes', ada)).toBe(before)
+        expect(await rowCount(sql, 'notes', ada)).toBe(before)
         // Just under the cap is fine.
         const fits = Array.from({ length: 11 }, (_, i) => paragraph(`fit${i}`, 'z'.repeat(90_000)))
         await create(ada, { content: fits })
@@ -255,54 +295,16 @@ export function notesScenarios({ name, api }: Target) {
     })
 
     describe('list', () => {
-      let user: TestUser
-      const notes: Record<string, Note> = {}
-
-      beforeAll(async () => {
-        user = await createUser('lister')
-        notes.root = await create(user, {
-          title: 'Root plans',
-          content: [paragraph('a', 'quarterly roadmap')],
-        })
-        notes.child = await create(user, { title: 'Child', parent_id: notes.root.id })
-        notes.pinned = await create(user, { title: 'Pinned', is_pinned: true })
-        notes.archived = await create(user, { title: 'Old stuff', is_archived: true })
-        notes.nested = await create(user, {
-          title: 'Deep',
-          content: [
-            paragraph('p', 'outer', [
-              {
-                id: 'l',
-                type: 'paragraph',
-                props: {},
-                content: [{ type: 'link', href: 'https://x', content: [text('zebra crossing')] }],
-                children: [],
-              },
-            ]),
-            {
-              id: 't',
-              type: 'table',
-              props: {},
-              content: { type: 'tableContent', rows: [{ cells: [[text('platypus')]] }] },
-              children: [],
-            },
-          ],
-        })
-      })
-
-      const ids = async (query: string) =>
-        (await expectJson<Page<Note>>(await api('GET', `/notes${query}`, { user }), 200)).data.map(
-          (note) => note.id,
-        )
-
-      it('lists pinned notes first, then the most recently changed, leaving out archived ones', async () => {
+      it('lists pinned notes first, then the most recently changed, leaving out archived ones', async ({
+        listed: { user, notes, ids },
+      }) => {
         expect(await ids('')).toEqual([notes.pinned.id, notes.nested.id, notes.child.id, notes.root.id])
         // A change moves a note up.
         await api('PUT', `/notes/${notes.root.id}`, { user, body: { title: 'Root plans (edited)' } })
         expect(await ids('')).toEqual([notes.pinned.id, notes.root.id, notes.nested.id, notes.child.id])
       })
 
-      it('filters by is_archived, is_pinned and parent_id (or root)', async () => {
+      it('filters by is_archived, is_pinned and parent_id (or root)', async ({ listed: { notes, ids } }) => {
         expect(await ids('?is_archived=true')).toEqual([notes.archived.id])
         expect(await ids('?is_pinned=true')).toEqual([notes.pinned.id])
         expect((await ids('?is_pinned=false')).sort()).toEqual(
@@ -313,7 +315,9 @@ export function notesScenarios({ name, api }: Target) {
         expect(await ids('?parent_id=root')).toHaveLength(3)
       })
 
-      it('searches titles and the text of content at any depth (links, tables, children)', async () => {
+      it('searches titles and the text of content at any depth (links, tables, children)', async ({
+        listed: { notes, ids },
+      }) => {
         expect(await ids('?q=roadmap')).toEqual([notes.root.id])
         expect(await ids('?q=Root')).toEqual([notes.root.id])
         expect(await ids('?q=zebra')).toEqual([notes.nested.id])
@@ -322,7 +326,7 @@ export function notesScenarios({ name, api }: Target) {
         expect(await ids(`?q=${encodeURIComponent('"quarterly roadmap" -zebra')}`)).toEqual([notes.root.id])
       })
 
-      it('refuses bad filters with 422', async () => {
+      it('refuses bad filters with 422', async ({ listed: { user } }) => {
         for (const query of [
           '?is_archived=maybe',
           '?parent_id=nope',
@@ -356,7 +360,7 @@ export function notesScenarios({ name, api }: Target) {
     })
 
     describe('update', () => {
-      it('changes only the fields given and answers the new ETag', async () => {
+      it('changes only the fields given and answers the new ETag', async ({ ada }) => {
         const note = await create(ada, {
           title: 'Keep content',
           content: [paragraph('a', 'body')],
@@ -369,14 +373,14 @@ export function notesScenarios({ name, api }: Target) {
         expect(response.headers.get('etag')).toBe(etag(updated))
       })
 
-      it('answers an empty change with the note unchanged', async () => {
+      it('answers an empty change with the note unchanged', async ({ ada }) => {
         const note = await create(ada, { title: 'Same' })
         expect(
           await expectJson<Note>(await api('PUT', `/notes/${note.id}`, { user: ada, body: {} }), 200),
         ).toEqual(note)
       })
 
-      it('refuses unknown and read-only fields with 422, changing nothing', async () => {
+      it('refuses unknown and read-only fields with 422, changing nothing', async ({ ada, bob }) => {
         const note = await create(ada, { title: 'Strict' })
         for (const body of [
           { colour: 'red' },
@@ -393,7 +397,9 @@ export function notesScenarios({ name, api }: Target) {
         expect(await get(ada, note.id)).toEqual(note)
       })
 
-      it('applies If-Match: the current ETag or * succeeds, a stale one is 412 with nothing changed', async () => {
+      it('applies If-Match: the current ETag or * succeeds, a stale one is 412 with nothing changed', async ({
+        ada,
+      }) => {
         const note = await create(ada, { title: 'v1' })
         const v2 = await expectJson<Note>(
           await api('PUT', `/notes/${note.id}`, {
@@ -450,7 +456,9 @@ export function notesScenarios({ name, api }: Target) {
     })
 
     describe('the tree', () => {
-      it('moves notes, refuses a note under itself or its own descendant with 409, changing nothing', async () => {
+      it('moves notes, refuses a note under itself or its own descendant with 409, changing nothing', async ({
+        ada,
+      }) => {
         const a = await create(ada, { title: 'a' })
         const b = await create(ada, { title: 'b', parent_id: a.id })
         const c = await create(ada, { title: 'c', parent_id: b.id })
@@ -484,16 +492,20 @@ export function notesScenarios({ name, api }: Target) {
         ).toBeNull()
       })
 
-      it('refuses another user’s note as parent (422), on create and on update, linking nothing', async () => {
+      it('refuses another user’s note as parent (422), on create and on update, linking nothing', async ({
+        sql,
+        ada,
+        bob,
+      }) => {
         const theirs = await create(bob, { title: 'bob’s' })
-        const before = await rowCount('notes', ada)
+        const before = await rowCount(sql, 'notes', ada)
         const error = await expectErrorEnvelope(
           await api('POST', '/notes', { user: ada, body: { title: 'sneaky', parent_id: theirs.id } }),
           422,
           'validation_failed',
         )
         expect(error.details).toEqual([{ path: 'parent_id', message: 'No such note' }])
-        expect(await rowCount('notes', ada)).toBe(before)
+        expect(await rowCount(sql, 'notes', ada)).toBe(before)
         const mine = await create(ada, { title: 'mine' })
         await expectErrorEnvelope(
           await api('PUT', `/notes/${mine.id}`, { user: ada, body: { parent_id: theirs.id } }),
@@ -508,7 +520,7 @@ export function notesScenarios({ name, api }: Target) {
         )
       })
 
-      it('deletes a note with its whole subtree and their checklist tasks', async () => {
+      it('deletes a note with its whole subtree and their checklist tasks', async ({ sql, ada }) => {
         const top = await create(ada, { title: 'top', content: [checkItem('t1', 'top task')] })
         const mid = await create(ada, {
           title: 'mid',
@@ -535,7 +547,7 @@ export function notesScenarios({ name, api }: Target) {
     })
 
     describe('checklist sync', () => {
-      it('makes a task of every checklist item, nested ones too, checked ones done', async () => {
+      it('makes a task of every checklist item, nested ones too, checked ones done', async ({ ada }) => {
         const note = await create(ada, {
           title: 'Trip',
           content: [
@@ -559,7 +571,7 @@ export function notesScenarios({ name, api }: Target) {
         expect(tasks.every((task) => task.note_id === note.id)).toBe(true)
       })
 
-      it('renames, checks, unchecks, adds and removes tasks as the note is saved', async () => {
+      it('renames, checks, unchecks, adds and removes tasks as the note is saved', async ({ ada }) => {
         const note = await create(ada, {
           content: [checkItem('a', 'Alpha'), checkItem('b', 'Beta', true), checkItem('c', 'Gamma')],
         })
@@ -599,7 +611,9 @@ export function notesScenarios({ name, api }: Target) {
         await expectErrorEnvelope(await api('GET', `/tasks/${alpha.id}`, { user: ada }), 404, 'not_found')
       })
 
-      it('leaves a task the user edited with its title, while its checked state still syncs', async () => {
+      it('leaves a task the user edited with its title, while its checked state still syncs', async ({
+        ada,
+      }) => {
         const note = await create(ada, { content: [checkItem('x', 'Call mum')] })
         const [task] = await noteTasks(ada, note.id)
         const edited = await expectJson<Task>(
@@ -619,7 +633,9 @@ export function notesScenarios({ name, api }: Target) {
         expect((synced as unknown as { priority: string }).priority).toBe('high')
       })
 
-      it('writes a task’s done/todo back into the note’s checklist, changing the note’s ETag', async () => {
+      it('writes a task’s done/todo back into the note’s checklist, changing the note’s ETag', async ({
+        ada,
+      }) => {
         const note = await create(ada, {
           content: [paragraph('p', 'list', [checkItem('deep', 'Nested item')]), checkItem('top', 'Top item')],
         })
@@ -658,7 +674,7 @@ export function notesScenarios({ name, api }: Target) {
         expect((await get(ada, note.id)).updated_at).toBe(unchecked.updated_at)
       })
 
-      it('takes a deleted task’s block out of the note, keeping the block’s children', async () => {
+      it('takes a deleted task’s block out of the note, keeping the block’s children', async ({ ada }) => {
         const note = await create(ada, {
           content: [
             checkItem('gone', 'Remove me', false, [paragraph('kept', 'child survives')]),
@@ -672,7 +688,9 @@ export function notesScenarios({ name, api }: Target) {
         expect(await noteTasks(ada, note.id)).toEqual([])
       })
 
-      it('takes the blocks of checklist tasks deleted with their parent task out of their notes', async () => {
+      it('takes the blocks of checklist tasks deleted with their parent task out of their notes', async ({
+        ada,
+      }) => {
         const note = await create(ada, {
           content: [checkItem('one', 'One'), checkItem('two', 'Two'), paragraph('p', 'stays')],
         })
@@ -691,7 +709,10 @@ export function notesScenarios({ name, api }: Target) {
         expect(await noteTasks(ada, note.id)).toEqual([])
       })
 
-      it('lists a note’s tasks page by page, and 404 for a note that is not the caller’s', async () => {
+      it('lists a note’s tasks page by page, and 404 for a note that is not the caller’s', async ({
+        ada,
+        bob,
+      }) => {
         const items = Array.from({ length: 5 }, (_, i) => checkItem(`i${i}`, `Item ${i}`))
         const note = await create(ada, { content: items })
         const seen = await walkPages<Task>(api, `/notes/${note.id}/tasks?limit=2`, ada)
@@ -712,7 +733,11 @@ export function notesScenarios({ name, api }: Target) {
     })
 
     describe('Idempotency-Key', () => {
-      it('replays the first response to a repeat, and refuses the key for another body with 409', async () => {
+      it('replays the first response to a repeat, and refuses the key for another body with 409', async ({
+        sql,
+        ada,
+        bob,
+      }) => {
         const key = crypto.randomUUID()
         const body = { title: 'Once', content: [checkItem('k', 'Only once')] }
         const first = await api('POST', '/notes', { user: ada, body, headers: { 'idempotency-key': key } })
@@ -748,7 +773,10 @@ export function notesScenarios({ name, api }: Target) {
         ).toBe(bob.id)
       })
 
-      it('claims a key again once its 24 hours are over, and keeps no key for a failed request', async () => {
+      it('claims a key again once its 24 hours are over, and keeps no key for a failed request', async ({
+        sql,
+        ada,
+      }) => {
         const key = crypto.randomUUID()
         const first = await expectJson<Note>(
           await api('POST', '/notes', {

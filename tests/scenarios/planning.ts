@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect } from 'vitest'
 import { etag, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
-import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
+import { it } from '../helpers/fixtures.ts'
+import { createUser, type TestUser } from '../helpers/stack.ts'
 
 interface Goal {
   id: string
@@ -35,8 +36,6 @@ interface Reflection {
 /** Every route of the planning function: goals and reflections. */
 export function planningScenarios({ name, api }: Target) {
   describe(`planning (${name})`, () => {
-    const { sql, ada, bob } = twoUsers()
-
     const createGoal = async (user: TestUser, body: Record<string, unknown>) =>
       expectJson<Goal>(await api('POST', '/planning/goals', { user, body }), 201)
     const getGoal = async (user: TestUser, id: string) =>
@@ -47,7 +46,7 @@ export function planningScenarios({ name, api }: Target) {
       expectJson<Reflection>(await api('POST', '/planning/reflections', { user, body }), 201)
 
     describe('goals', () => {
-      it('creates a goal with defaults, answering 201, the row and its ETag', async () => {
+      it('creates a goal with defaults, answering 201, the row and its ETag', async ({ ada }) => {
         const response = await api('POST', '/planning/goals', {
           user: ada,
           body: { title: 'Run a marathon', timeframe: 'yearly' },
@@ -71,7 +70,7 @@ export function planningScenarios({ name, api }: Target) {
         expect(response.headers.get('etag')).toBe(etag(goal))
       })
 
-      it('gets a goal with its direct sub-goals, oldest first, and its ETag', async () => {
+      it('gets a goal with its direct sub-goals, oldest first, and its ETag', async ({ ada }) => {
         const year = await createGoal(ada, { title: 'Write a book', timeframe: 'yearly' })
         const q1 = await createGoal(ada, {
           title: 'Outline',
@@ -92,7 +91,7 @@ export function planningScenarios({ name, api }: Target) {
         expect((await getGoal(ada, week.id)).sub_goals).toEqual([])
       })
 
-      it.each([
+      it.for([
         ['a progress over 100', { title: 'x', timeframe: 'daily', progress: 101 }, 'progress'],
         ['a negative progress', { title: 'x', timeframe: 'daily', progress: -1 }, 'progress'],
         ['a fractional progress', { title: 'x', timeframe: 'daily', progress: 1.5 }, 'progress'],
@@ -100,7 +99,7 @@ export function planningScenarios({ name, api }: Target) {
         ['a missing timeframe', { title: 'x' }, 'timeframe'],
         ['an unknown status', { title: 'x', timeframe: 'daily', status: 'done' }, 'status'],
         ['an unknown field', { title: 'x', timeframe: 'daily', owner: 'me' }, ''],
-      ])('refuses %s with 422', async (_, body, path) => {
+      ])('refuses %s with 422', async ([_, body, path], { ada }) => {
         const error = await expectErrorEnvelope(
           await api('POST', '/planning/goals', { user: ada, body }),
           422,
@@ -109,7 +108,7 @@ export function planningScenarios({ name, api }: Target) {
         expect(error.details?.map((detail) => detail.path)).toContain(path)
       })
 
-      it('keeps a parent’s timeframe at least as long as its sub-goals’ (422 otherwise)', async () => {
+      it('keeps a parent’s timeframe at least as long as its sub-goals’ (422 otherwise)', async ({ ada }) => {
         const month = await createGoal(ada, { title: 'Month', timeframe: 'monthly' })
         const error = await expectErrorEnvelope(
           await api('POST', '/planning/goals', {
@@ -139,7 +138,7 @@ export function planningScenarios({ name, api }: Target) {
         expect((await getGoal(ada, day.id)).timeframe).toBe('daily')
       })
 
-      it('refuses a goal under itself or its own sub-goal with 409', async () => {
+      it('refuses a goal under itself or its own sub-goal with 409', async ({ ada }) => {
         const a = await createGoal(ada, { title: 'a', timeframe: 'yearly' })
         const b = await createGoal(ada, { title: 'b', timeframe: 'yearly', parent_goal_id: a.id })
         await expectErrorEnvelope(await putGoal(ada, a.id, { parent_goal_id: a.id }), 409, 'conflict')
@@ -147,7 +146,7 @@ export function planningScenarios({ name, api }: Target) {
         expect((await getGoal(ada, a.id)).parent_goal_id).toBeNull()
       })
 
-      it('refuses another user’s goal as parent with 422, linking nothing', async () => {
+      it('refuses another user’s goal as parent with 422, linking nothing', async ({ sql, ada, bob }) => {
         const theirs = await createGoal(bob, { title: 'bob’s', timeframe: 'life' })
         const error = await expectErrorEnvelope(
           await api('POST', '/planning/goals', {
@@ -169,7 +168,10 @@ export function planningScenarios({ name, api }: Target) {
         ).toBe(0)
       })
 
-      it('updates only the fields given; If-Match guards updates and deletes (412, nothing changed)', async () => {
+      it('updates only the fields given; If-Match guards updates and deletes (412, nothing changed)', async ({
+        ada,
+        bob,
+      }) => {
         const goal = await createGoal(ada, {
           title: 'Read',
           timeframe: 'monthly',
@@ -209,7 +211,7 @@ export function planningScenarios({ name, api }: Target) {
         expect(current).toEqual(updated)
       })
 
-      it('deletes a goal; its sub-goals become top-level goals', async () => {
+      it('deletes a goal; its sub-goals become top-level goals', async ({ ada }) => {
         const parent = await createGoal(ada, { title: 'parent', timeframe: 'quarterly' })
         const child = await createGoal(ada, {
           title: 'child',
@@ -271,7 +273,10 @@ export function planningScenarios({ name, api }: Target) {
         expect(seen.map((goal) => goal.id)).toEqual(all.map((goal) => goal.id))
       })
 
-      it('replays a repeated Idempotency-Key and refuses it for another body with 409', async () => {
+      it('replays a repeated Idempotency-Key and refuses it for another body with 409', async ({
+        sql,
+        ada,
+      }) => {
         const key = crypto.randomUUID()
         const body = { title: 'Learn Dutch', timeframe: 'yearly' }
         const first = await expectJson<Goal>(
@@ -303,7 +308,7 @@ export function planningScenarios({ name, api }: Target) {
     })
 
     describe('reflections', () => {
-      it('creates, gets and deletes a reflection, with ETags and If-Match', async () => {
+      it('creates, gets and deletes a reflection, with ETags and If-Match', async ({ ada }) => {
         const response = await api('POST', '/planning/reflections', {
           user: ada,
           body: { reflection_type: 'daily', content: 'Good focus today.', mood: 4, title: ' Tuesday ' },
@@ -344,12 +349,12 @@ export function planningScenarios({ name, api }: Target) {
         )
       })
 
-      it.each([
+      it.for([
         ['an empty content', { reflection_type: 'daily', content: '' }, 'content'],
         ['a mood of 6', { reflection_type: 'daily', content: 'x', mood: 6 }, 'mood'],
         ['an unknown type', { reflection_type: 'hourly', content: 'x' }, 'reflection_type'],
         ['an unknown field', { reflection_type: 'daily', content: 'x', weather: 'rain' }, ''],
-      ])('refuses %s with 422', async (_, body, path) => {
+      ])('refuses %s with 422', async ([_, body, path], { ada }) => {
         const error = await expectErrorEnvelope(
           await api('POST', '/planning/reflections', { user: ada, body }),
           422,
@@ -358,7 +363,9 @@ export function planningScenarios({ name, api }: Target) {
         expect(error.details?.map((detail) => detail.path)).toContain(path)
       })
 
-      it('lists newest first, filtered by type and by a created_at range (dates are whole UTC days)', async () => {
+      it('lists newest first, filtered by type and by a created_at range (dates are whole UTC days)', async ({
+        sql,
+      }) => {
         const user = await createUser('reflector')
         const made: Record<string, Reflection> = {}
         const at: Record<string, string> = {
@@ -415,7 +422,7 @@ export function planningScenarios({ name, api }: Target) {
         expect(seen.map((reflection) => reflection.id)).toEqual(all.map((reflection) => reflection.id))
       })
 
-      it('replays a repeated Idempotency-Key and refuses it for another body with 409', async () => {
+      it('replays a repeated Idempotency-Key and refuses it for another body with 409', async ({ ada }) => {
         const key = crypto.randomUUID()
         const body = { reflection_type: 'weekly', content: 'A calm week.' }
         const first = await expectJson<Reflection>(

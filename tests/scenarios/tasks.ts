@@ -1,7 +1,9 @@
-import { beforeAll, describe, expect, it } from 'vitest'
+import type postgres from 'postgres'
+import { describe, expect } from 'vitest'
 import { etag, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
-import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
+import { test } from '../helpers/fixtures.ts'
+import { createUser, type TestUser } from '../helpers/stack.ts'
 
 interface Task {
   id: string
@@ -25,20 +27,60 @@ interface Task {
 
 /** Every route of the tasks function. */
 export function tasksScenarios({ name, api }: Target) {
+  const create = async (user: TestUser, body: Record<string, unknown>) =>
+    expectJson<Task>(await api('POST', '/tasks', { user, body }), 201)
+  const get = async (user: TestUser, id: string) =>
+    expectJson<Task>(await api('GET', `/tasks/${id}`, { user }), 200)
+  const put = (user: TestUser, path: string, body: unknown, headers: Record<string, string> = {}) =>
+    api('PUT', path, { user, body, headers })
+  const count = async (sql: postgres.Sql, user: TestUser) =>
+    (await sql`select count(*)::int as n from public.tasks where user_id = ${user.id}`)[0].n as number
+
+  // What the list tests read: one user's tasks, made once, for the first of them.
+  const it = test.extend('listed', { scope: 'file' }, async ({ sql }) => {
+    const user = await createUser('planner')
+    const tasks: Record<string, Task> = {}
+    tasks.parent = await create(user, { title: 'Move house', priority: 'urgent', due_date: '2031-06-01' })
+    tasks.child = await create(user, {
+      title: 'Pack kitchen',
+      parent_id: tasks.parent.id,
+      due_date: '2031-05-20',
+      due_time: '18:00',
+    })
+    tasks.morning = await create(user, {
+      title: 'Call landlord',
+      due_date: '2031-05-20',
+      due_time: '08:00',
+      priority: 'high',
+    })
+    tasks.done = await create(user, {
+      title: 'Order boxes',
+      status: 'done',
+      priority: 'low',
+      due_date: '2031-05-01',
+    })
+    tasks.doing = await create(user, {
+      title: 'Sort books',
+      status: 'in_progress',
+      description: 'Donate the paperbacks',
+    })
+    tasks.cancelled = await create(user, { title: 'Rent van', status: 'cancelled', priority: 'high' })
+    await sql`
+      update public.tasks set source = 'agent', source_reference = ${sql.json({ message_id: crypto.randomUUID() })}
+      where id = ${tasks.cancelled.id}`
+
+    const ids = async (query: string) =>
+      (await expectJson<Page<Task>>(await api('GET', `/tasks${query}`, { user }), 200)).data.map(
+        (task) => task.id,
+      )
+    const set = async (query: string) => (await ids(query)).sort()
+    const of = (...names: string[]) => names.map((key) => tasks[key].id).sort()
+    return { user, tasks, ids, set, of }
+  })
+
   describe(`tasks (${name})`, () => {
-    const { sql, ada, bob } = twoUsers()
-
-    const create = async (user: TestUser, body: Record<string, unknown>) =>
-      expectJson<Task>(await api('POST', '/tasks', { user, body }), 201)
-    const get = async (user: TestUser, id: string) =>
-      expectJson<Task>(await api('GET', `/tasks/${id}`, { user }), 200)
-    const put = (user: TestUser, path: string, body: unknown, headers: Record<string, string> = {}) =>
-      api('PUT', path, { user, body, headers })
-    const count = async (user: TestUser) =>
-      (await sql`select count(*)::int as n from public.tasks where user_id = ${user.id}`)[0].n as number
-
     describe('create and get', () => {
-      it('creates a manual task with defaults, answering 201, the row and its ETag', async () => {
+      it('creates a manual task with defaults, answering 201, the row and its ETag', async ({ ada }) => {
         const response = await api('POST', '/tasks', { user: ada, body: { title: ' Write report ' } })
         const task = await expectJson<Task>(response, 201)
         expect(task).toEqual({
@@ -66,7 +108,7 @@ export function tasksScenarios({ name, api }: Target) {
         expect(fetched.headers.get('etag')).toBe(etag(task))
       })
 
-      it('keeps a due date and time; a task created done is completed now', async () => {
+      it('keeps a due date and time; a task created done is completed now', async ({ ada }) => {
         const task = await create(ada, {
           title: 'Dentist',
           description: 'Bring the card',
@@ -86,7 +128,7 @@ export function tasksScenarios({ name, api }: Target) {
         })
       })
 
-      it.each([
+      it.for([
         ['a due time without a due date', { title: 'x', due_time: '10:00' }, 'due_time'],
         ['an empty title', { title: '   ' }, 'title'],
         ['an unknown status', { title: 'x', status: 'blocked' }, 'status'],
@@ -95,68 +137,28 @@ export function tasksScenarios({ name, api }: Target) {
         ['a malformed time', { title: 'x', due_date: '2031-02-01', due_time: '25:00' }, 'due_time'],
         ['an unknown field', { title: 'x', assignee: 'bob' }, ''],
         ['a source (only agents set one)', { title: 'x', source: 'note' }, ''],
-      ])('refuses %s with 422, storing nothing', async (_, body, path) => {
-        const before = await count(ada)
+      ])('refuses %s with 422, storing nothing', async ([_, body, path], { sql, ada }) => {
+        const before = await count(sql, ada)
         const error = await expectErrorEnvelope(
           await api('POST', '/tasks', { user: ada, body }),
           422,
           'validation_failed',
         )
         expect(error.details?.map((detail) => detail.path)).toContain(path)
-        expect(await count(ada)).toBe(before)
+        expect(await count(sql, ada)).toBe(before)
       })
     })
 
     describe('list', () => {
-      let user: TestUser
-      const tasks: Record<string, Task> = {}
-
-      beforeAll(async () => {
-        user = await createUser('planner')
-        tasks.parent = await create(user, { title: 'Move house', priority: 'urgent', due_date: '2031-06-01' })
-        tasks.child = await create(user, {
-          title: 'Pack kitchen',
-          parent_id: tasks.parent.id,
-          due_date: '2031-05-20',
-          due_time: '18:00',
-        })
-        tasks.morning = await create(user, {
-          title: 'Call landlord',
-          due_date: '2031-05-20',
-          due_time: '08:00',
-          priority: 'high',
-        })
-        tasks.done = await create(user, {
-          title: 'Order boxes',
-          status: 'done',
-          priority: 'low',
-          due_date: '2031-05-01',
-        })
-        tasks.doing = await create(user, {
-          title: 'Sort books',
-          status: 'in_progress',
-          description: 'Donate the paperbacks',
-        })
-        tasks.cancelled = await create(user, { title: 'Rent van', status: 'cancelled', priority: 'high' })
-        await sql`
-          update public.tasks set source = 'agent', source_reference = ${sql.json({ message_id: crypto.randomUUID() })}
-          where id = ${tasks.cancelled.id}`
-      })
-
-      const ids = async (query: string) =>
-        (await expectJson<Page<Task>>(await api('GET', `/tasks${query}`, { user }), 200)).data.map(
-          (task) => task.id,
-        )
-      const set = async (query: string) => (await ids(query)).sort()
-      const of = (...names: string[]) => names.map((key) => tasks[key].id).sort()
-
-      it('lists newest first by default', async () => {
+      it('lists newest first by default', async ({ listed: { tasks, ids } }) => {
         expect(await ids('')).toEqual(
           ['cancelled', 'doing', 'done', 'morning', 'child', 'parent'].map((key) => tasks[key].id),
         )
       })
 
-      it('filters by one or several statuses (repeated or comma-separated)', async () => {
+      it('filters by one or several statuses (repeated or comma-separated)', async ({
+        listed: { set, of },
+      }) => {
         expect(await set('?status=done')).toEqual(of('done'))
         expect(await set('?status=todo&status=in_progress')).toEqual(
           of('parent', 'child', 'morning', 'doing'),
@@ -164,7 +166,9 @@ export function tasksScenarios({ name, api }: Target) {
         expect(await set('?status=done,cancelled')).toEqual(of('done', 'cancelled'))
       })
 
-      it('filters by priority, due dates, parent, source and text', async () => {
+      it('filters by priority, due dates, parent, source and text', async ({
+        listed: { tasks, set, of },
+      }) => {
         expect(await set('?priority=high')).toEqual(of('morning', 'cancelled'))
         expect(await set('?priority=urgent,low')).toEqual(of('parent', 'done'))
         expect(await set('?due_before=2031-05-20')).toEqual(of('done'))
@@ -179,7 +183,9 @@ export function tasksScenarios({ name, api }: Target) {
         expect(await set('?q=landlord&status=done')).toEqual([])
       })
 
-      it('sorts by due date (soonest first, by time within a day, undated last), priority and creation', async () => {
+      it('sorts by due date (soonest first, by time within a day, undated last), priority and creation', async ({
+        listed: { tasks, ids, of },
+      }) => {
         const byDue = await ids('?sort=due_date')
         expect(byDue.slice(0, 4)).toEqual(['done', 'morning', 'child', 'parent'].map((key) => tasks[key].id))
         // Undated tasks come last, in id order among themselves.
@@ -196,7 +202,7 @@ export function tasksScenarios({ name, api }: Target) {
         )
       })
 
-      it('refuses bad filters and a cursor of another sort with 422', async () => {
+      it('refuses bad filters and a cursor of another sort with 422', async ({ listed: { user } }) => {
         for (const query of [
           '?status=blocked',
           '?sort=title',
@@ -256,7 +262,7 @@ export function tasksScenarios({ name, api }: Target) {
     })
 
     describe('update', () => {
-      it('changes only the fields given and marks the task as edited', async () => {
+      it('changes only the fields given and marks the task as edited', async ({ ada }) => {
         const task = await create(ada, { title: 'Draft', description: 'first', due_date: '2031-01-01' })
         const response = await put(ada, `/tasks/${task.id}`, { description: null, due_time: '10:15' })
         const updated = await expectJson<Task>(response, 200)
@@ -271,7 +277,9 @@ export function tasksScenarios({ name, api }: Target) {
         expect(await expectJson(await put(ada, `/tasks/${task.id}`, {}), 200)).toEqual(updated)
       })
 
-      it('refuses a due time on a task without a due date, and clearing the date under a time, with 422', async () => {
+      it('refuses a due time on a task without a due date, and clearing the date under a time, with 422', async ({
+        ada,
+      }) => {
         const task = await create(ada, { title: 'Undated' })
         const error = await expectErrorEnvelope(
           await put(ada, `/tasks/${task.id}`, { due_time: '10:00' }),
@@ -299,7 +307,7 @@ export function tasksScenarios({ name, api }: Target) {
         expect(await get(ada, task.id)).toEqual(task)
       })
 
-      it('refuses unknown and read-only fields with 422', async () => {
+      it('refuses unknown and read-only fields with 422', async ({ ada, bob }) => {
         const task = await create(ada, { title: 'Strict' })
         for (const body of [
           { owner: 'x' },
@@ -313,7 +321,9 @@ export function tasksScenarios({ name, api }: Target) {
         expect(await get(ada, task.id)).toEqual(task)
       })
 
-      it('applies If-Match to updates, status changes and deletes: stale is 412 with nothing changed', async () => {
+      it('applies If-Match to updates, status changes and deletes: stale is 412 with nothing changed', async ({
+        ada,
+      }) => {
         const task = await create(ada, { title: 'v1' })
         const v2 = await expectJson<Task>(
           await put(ada, `/tasks/${task.id}`, { title: 'v2' }, { 'if-match': etag(task) }),
@@ -347,7 +357,7 @@ export function tasksScenarios({ name, api }: Target) {
     })
 
     describe('status', () => {
-      it('sets completed_at when done, keeps it while done, and clears it otherwise', async () => {
+      it('sets completed_at when done, keeps it while done, and clears it otherwise', async ({ ada }) => {
         const task = await create(ada, { title: 'Finish' })
         const done = await expectJson<Task>(
           await put(ada, `/tasks/${task.id}/status`, { status: 'done' }),
@@ -369,7 +379,7 @@ export function tasksScenarios({ name, api }: Target) {
         expect(viaUpdate.completed_at).toEqual(expect.any(String))
       })
 
-      it('refuses an unknown status or extra fields with 422', async () => {
+      it('refuses an unknown status or extra fields with 422', async ({ ada }) => {
         const task = await create(ada, { title: 'Strict status' })
         await expectErrorEnvelope(
           await put(ada, `/tasks/${task.id}/status`, { status: 'finished' }),
@@ -387,7 +397,7 @@ export function tasksScenarios({ name, api }: Target) {
     })
 
     describe('subtasks', () => {
-      it('nests tasks, refuses cycles with 409 and deletes subtasks with their parent', async () => {
+      it('nests tasks, refuses cycles with 409 and deletes subtasks with their parent', async ({ ada }) => {
         const a = await create(ada, { title: 'a' })
         const b = await create(ada, { title: 'b', parent_id: a.id })
         const c = await create(ada, { title: 'c', parent_id: b.id })
@@ -402,16 +412,16 @@ export function tasksScenarios({ name, api }: Target) {
           await expectErrorEnvelope(await api('GET', `/tasks/${id}`, { user: ada }), 404, 'not_found')
       })
 
-      it('refuses another user’s task as parent with 422, linking nothing', async () => {
+      it('refuses another user’s task as parent with 422, linking nothing', async ({ sql, ada, bob }) => {
         const theirs = await create(bob, { title: 'bob’s' })
-        const before = await count(ada)
+        const before = await count(sql, ada)
         const error = await expectErrorEnvelope(
           await api('POST', '/tasks', { user: ada, body: { title: 'sneaky', parent_id: theirs.id } }),
           422,
           'validation_failed',
         )
         expect(error.details).toEqual([{ path: 'parent_id', message: 'No such task' }])
-        expect(await count(ada)).toBe(before)
+        expect(await count(sql, ada)).toBe(before)
         const mine = await create(ada, { title: 'mine' })
         await expectErrorEnvelope(
           await put(ada, `/tasks/${mine.id}`, { parent_id: theirs.id }),
@@ -426,7 +436,10 @@ export function tasksScenarios({ name, api }: Target) {
     })
 
     describe('Idempotency-Key', () => {
-      it('replays the first response to a repeat and refuses the key for another body with 409', async () => {
+      it('replays the first response to a repeat and refuses the key for another body with 409', async ({
+        sql,
+        ada,
+      }) => {
         const key = crypto.randomUUID()
         const body = { title: 'Pay rent', due_date: '2031-02-01' }
         const first = await expectJson<Task>(
