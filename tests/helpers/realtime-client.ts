@@ -41,7 +41,7 @@ export async function switchToken(client: SupabaseClient, token: string): Promis
 export type Status = `${REALTIME_SUBSCRIBE_STATES}`
 
 /** Something that fills up over time, with a way to wait (at most EVENT_TIMEOUT_MS) for what is wanted. */
-class Waitable {
+export class Waitable {
   private readonly waiters = new Set<() => void>()
 
   protected notify(): void {

@@ -1,5 +1,5 @@
 import WebSocket from 'ws'
-import { EVENT_TIMEOUT_MS } from './realtime-client.ts'
+import { Waitable } from './realtime-client.ts'
 import { stack } from './stack.ts'
 
 export interface TextFrame {
@@ -19,10 +19,9 @@ export type Frame = TextFrame | { kind: 'binary'; bytes: Buffer }
  * A bare Phoenix socket for the protocol details supabase-js hides: frames exactly as sent and
  * received, binary frames included.
  */
-export class RawSocket {
+export class RawSocket extends Waitable {
   readonly frames: Frame[] = []
   readonly ws: WebSocket
-  private readonly waiters = new Set<() => void>()
   private ref = 0
   closeCode: number | undefined
 
@@ -30,6 +29,7 @@ export class RawSocket {
     url: string,
     readonly vsn: '1.0.0' | '2.0.0',
   ) {
+    super()
     this.ws = new WebSocket(url)
     this.ws.on('message', (data, isBinary) => {
       const bytes = Buffer.from(data as Buffer)
@@ -41,11 +41,11 @@ export class RawSocket {
           : [parsed.join_ref, parsed.ref, parsed.topic, parsed.event, parsed.payload]
         this.frames.push({ kind: 'text', joinRef, ref, topic, event, payload })
       }
-      this.wake()
+      this.notify()
     })
     this.ws.on('close', (code) => {
       this.closeCode = code
-      this.wake()
+      this.notify()
     })
   }
 
@@ -61,10 +61,6 @@ export class RawSocket {
       socket.ws.once('error', reject)
     })
     return socket
-  }
-
-  private wake(): void {
-    for (const wake of [...this.waiters]) wake()
   }
 
   nextRef(): string {
@@ -108,30 +104,18 @@ export class RawSocket {
   next<T extends Frame>(predicate: (frame: Frame) => frame is T, what: string): Promise<T>
   next(predicate: (frame: Frame) => boolean, what: string): Promise<Frame>
   next(predicate: (frame: Frame) => boolean, what: string): Promise<Frame> {
-    return this.until(() => this.frames.find(predicate), what)
+    return this.waitFor(
+      () => this.frames.find(predicate),
+      () => what,
+    )
   }
 
   /** Resolves with the close code once the server has closed the socket. */
   closed(): Promise<number> {
-    return this.until(() => this.closeCode, 'the socket to close')
-  }
-
-  private until<T>(probe: () => T | undefined, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const check = () => {
-        const found = probe()
-        if (found === undefined) return
-        clearTimeout(timer)
-        this.waiters.delete(check)
-        resolve(found)
-      }
-      const timer = setTimeout(() => {
-        this.waiters.delete(check)
-        reject(new Error(`timed out after ${EVENT_TIMEOUT_MS} ms waiting for ${what}`))
-      }, EVENT_TIMEOUT_MS)
-      this.waiters.add(check)
-      check()
-    })
+    return this.waitFor(
+      () => this.closeCode,
+      () => 'the socket to close',
+    )
   }
 
   close(): void {

@@ -151,9 +151,11 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
       }
       return params
     })
-
-  describe(`security: ${options.name}`, () => {
-    const send = (params: Params, route: Route, authorization: string | undefined) => {
+    // Every row of the victim's as one string, to compare before and after a test's requests.
+    .extend('victimRows', ({ sql, victim }) => {
+      return () => footprint(sql, victim)
+    })
+    .extend('send', ({ params }) => (route: Route, authorization: string | undefined) => {
       const body = options.bodies?.[`${route.method} ${route.template}`]
       const hasBody = !['GET', 'DELETE'].includes(route.method)
       return options.app.request(fill(route.template, params[route.template] ?? {}), {
@@ -164,8 +166,9 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
         },
         body: hasBody ? JSON.stringify(body ?? {}) : undefined,
       })
-    }
+    })
 
+  describe(`security: ${options.name}`, () => {
     it('every route that is not public declares the bearer security scheme', () => {
       expect(routes.filter((route) => !route.secured && !publicRoutes.has(key(route))).map(key)).toEqual([])
     })
@@ -179,47 +182,44 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
 
     describe.each(secured.map((route) => [key(route), route] as const))('%s', (_, route) => {
       it('refuses every bad token with 401 unauthorized and changes nothing', async ({
-        sql,
-        victim,
+        victimRows,
+        send,
         tokens,
-        params,
       }) => {
-        const before = await footprint(sql, victim)
+        const before = await victimRows()
         for (const [name, authorization] of Object.entries(tokens)) {
-          const response = await send(params, route, authorization)
+          const response = await send(route, authorization)
           await expectErrorEnvelope(response, 401, 'unauthorized', { label: name })
         }
-        expect(await footprint(sql, victim)).toBe(before)
+        expect(await victimRows()).toBe(before)
       })
 
       if (route.template.includes('{')) {
         it('answers another user’s row with 404 not_found and changes nothing', async ({
-          sql,
-          victim,
+          victimRows,
+          send,
           attacker,
-          params,
         }) => {
-          const before = await footprint(sql, victim)
-          await expectErrorEnvelope(await send(params, route, `Bearer ${attacker.token}`), 404, 'not_found')
-          expect(await footprint(sql, victim)).toBe(before)
+          const before = await victimRows()
+          await expectErrorEnvelope(await send(route, `Bearer ${attacker.token}`), 404, 'not_found')
+          expect(await victimRows()).toBe(before)
         })
       } else if (route.method === 'GET') {
-        it('never shows another user’s data', async ({ victim, attacker, params }) => {
-          const response = await send(params, route, `Bearer ${attacker.token}`)
+        it('never shows another user’s data', async ({ send, victim, attacker, params }) => {
+          const response = await send(route, `Bearer ${attacker.token}`)
           const text = await response.text()
           expect(text).not.toContain(victim.id)
           for (const value of Object.values(params).flatMap(Object.values)) expect(text).not.toContain(value)
         })
       } else {
         it('changes nothing of another user’s when a signed-in user calls it', async ({
-          sql,
-          victim,
+          victimRows,
+          send,
           attacker,
-          params,
         }) => {
-          const before = await footprint(sql, victim)
-          await send(params, route, `Bearer ${attacker.token}`)
-          expect(await footprint(sql, victim)).toBe(before)
+          const before = await victimRows()
+          await send(route, `Bearer ${attacker.token}`)
+          expect(await victimRows()).toBe(before)
         })
       }
     })

@@ -1,32 +1,12 @@
 import type postgres from 'postgres'
 import { describe, expect } from 'vitest'
+import type { Conversation, Message } from '../../shared/chat/schemas.ts'
 import { expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import type { SecuritySuiteOptions } from '../helpers/security.ts'
 import { it } from '../helpers/fixtures.ts'
 import { createUser, type TestUser } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
-
-interface Conversation {
-  id: string
-  user_id: string
-  title: string | null
-  metadata: Record<string, unknown>
-  created_at: string
-  updated_at: string
-}
-
-interface Message {
-  id: string
-  user_id: string
-  conversation_id: string
-  role: string
-  content: string
-  agent_id: string | null
-  metadata: Record<string, unknown>
-  created_at: string
-  updated_at: string
-}
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/
 

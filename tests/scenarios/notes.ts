@@ -1,5 +1,7 @@
 import type postgres from 'postgres'
 import { describe, expect } from 'vitest'
+import type { Note as NoteRow } from '../../shared/notes/schemas.ts'
+import type { Task } from '../../shared/tasks/schemas.ts'
 import {
   checkItem,
   etag,
@@ -15,29 +17,9 @@ import { test } from '../helpers/fixtures.ts'
 import { createUser, type TestUser } from '../helpers/stack.ts'
 import { sortable } from '../helpers/time.ts'
 
-interface Note {
-  id: string
-  user_id: string
-  parent_id: string | null
-  title: string
+/** A note as the API answers it, its content read as BlockNote blocks. */
+interface Note extends Omit<NoteRow, 'content'> {
   content: Array<{ id: string; type: string; props: Record<string, unknown>; children: unknown[] }>
-  is_archived: boolean
-  is_pinned: boolean
-  metadata: Record<string, unknown>
-  created_at: string
-  updated_at: string
-}
-
-interface Task {
-  id: string
-  title: string
-  status: string
-  note_id: string | null
-  source: string
-  source_reference: Record<string, unknown> | null
-  completed_at: string | null
-  edited_by_user: boolean
-  updated_at: string
 }
 
 /** Every route of the notes function, including the checklist ↔ tasks sync. */

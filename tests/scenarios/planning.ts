@@ -1,37 +1,9 @@
 import { describe, expect } from 'vitest'
+import type { Goal, GoalWithSubGoals, Reflection } from '../../shared/planning/schemas.ts'
 import { etag, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { it } from '../helpers/fixtures.ts'
 import { createUser, type TestUser } from '../helpers/stack.ts'
-
-interface Goal {
-  id: string
-  user_id: string
-  parent_goal_id: string | null
-  title: string
-  description: string | null
-  timeframe: string
-  status: string
-  progress: number
-  priority: string
-  due_date: string | null
-  metadata: Record<string, unknown>
-  created_at: string
-  updated_at: string
-  sub_goals?: Goal[]
-}
-
-interface Reflection {
-  id: string
-  user_id: string
-  reflection_type: string
-  title: string | null
-  content: string
-  mood: number | null
-  metadata: Record<string, unknown>
-  created_at: string
-  updated_at: string
-}
 
 /** Every route of the planning function: goals and reflections. */
 export function planningScenarios({ name, api }: Target) {
@@ -39,7 +11,7 @@ export function planningScenarios({ name, api }: Target) {
     const createGoal = async (user: TestUser, body: Record<string, unknown>) =>
       expectJson<Goal>(await api('POST', '/planning/goals', { user, body }), 201)
     const getGoal = async (user: TestUser, id: string) =>
-      expectJson<Goal>(await api('GET', `/planning/goals/${id}`, { user }), 200)
+      expectJson<GoalWithSubGoals>(await api('GET', `/planning/goals/${id}`, { user }), 200)
     const putGoal = (user: TestUser, id: string, body: unknown, headers: Record<string, string> = {}) =>
       api('PUT', `/planning/goals/${id}`, { user, body, headers })
     const createReflection = async (user: TestUser, body: Record<string, unknown>) =>

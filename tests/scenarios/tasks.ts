@@ -1,29 +1,10 @@
 import type postgres from 'postgres'
 import { describe, expect } from 'vitest'
+import type { Task } from '../../shared/tasks/schemas.ts'
 import { etag, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { test } from '../helpers/fixtures.ts'
 import { createUser, type TestUser } from '../helpers/stack.ts'
-
-interface Task {
-  id: string
-  user_id: string
-  parent_id: string | null
-  note_id: string | null
-  title: string
-  description: string | null
-  status: string
-  priority: string
-  due_date: string | null
-  due_time: string | null
-  source: string
-  source_reference: Record<string, unknown> | null
-  completed_at: string | null
-  edited_by_user: boolean
-  metadata: Record<string, unknown>
-  created_at: string
-  updated_at: string
-}
 
 /** Every route of the tasks function. */
 export function tasksScenarios({ name, api }: Target) {
