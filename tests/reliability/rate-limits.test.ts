@@ -1,15 +1,16 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect } from 'vitest'
 import { app as planning } from '../../functions/planning/app.ts'
 import { app as users } from '../../functions/users/app.ts'
 import { setConfigForTests } from '../../shared/config.ts'
 import { closeSql } from '../../shared/db/client.ts'
-import { createUser, type TestUser, twoUsers } from '../helpers/stack.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
+import { it } from '../helpers/fixtures.ts'
+import { createUser, type TestUser } from '../helpers/stack.ts'
 
 // Issue 12, point 9: per user and per address, counted in the database (so every function instance
 // sees the same count), answered 429 rate_limited with Retry-After, and nothing of a refused
 // request is kept.
 
-const { sql } = twoUsers()
 afterEach(() => setConfigForTests(undefined))
 afterAll(() => closeSql())
 
@@ -20,17 +21,16 @@ const call = (app: typeof users, path: string, user: TestUser, address: string, 
   })
 
 async function expectLimited(response: Response) {
-  expect(response.status).toBe(429)
+  await expectErrorEnvelope(response, 429, 'rate_limited')
   const retryAfter = Number(response.headers.get('retry-after'))
   expect(retryAfter).toBeGreaterThanOrEqual(1)
   expect(retryAfter).toBeLessThanOrEqual(60)
-  const body = (await response.json()) as { error: { code: string; request_id: string } }
-  expect(body.error.code).toBe('rate_limited')
-  expect(body.error.request_id).toBe(response.headers.get('x-request-id'))
 }
 
 describe('rate limits', () => {
-  it('refuse a user’s requests over their limit a minute with 429 and Retry-After, keeping nothing', async () => {
+  it('refuse a user’s requests over their limit a minute with 429 and Retry-After, keeping nothing', async ({
+    sql,
+  }) => {
     setConfigForTests({ rateLimits: { perUserPerMinute: 4, perAddressPerMinute: 0 } })
     const ada = await createUser('limited')
     for (let i = 0; i < 3; i++) expect((await call(users, '/users/me', ada, '10.0.0.1')).status).toBe(200)
