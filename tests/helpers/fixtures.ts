@@ -2,9 +2,10 @@ import { test as base } from 'vitest'
 import { adminSql, createUser } from './stack.ts'
 
 /**
- * The test most files run their tests with: it hands a test, from its context, what it asks for of
+ * vitest's `test` with the fixtures most test files need; a test names those it wants in its first
+ * parameter, `async ({ sql, ada }) => …`, and gets them from its context:
  *
- * - `sql`, a superuser connection to the test database, for arranging rows and checking what changed;
+ * - `sql`, a connection as postgres (BYPASSRLS, as on hosted), for arranging rows and checking what changed;
  * - `ada` and `bob`, two users signed up through the stack's auth service (so each has a profile).
  *
  * Each is made once per test file (`scope: 'file'`), for the first test or `beforeAll` that asks for
