@@ -202,7 +202,8 @@ class Slots {
 
   /** Resolves with the function that gives the slot back; rejects when `signal` aborts first. */
   acquire(client: string, queueMs: number, signal: AbortSignal): Promise<() => void> {
-    if (this.queue.length === 0 && this.free(client)) return Promise.resolve(this.take(client))
+    // Whoever waits is held by a full pool or by its own share: neither keeps this client out.
+    if (this.free(client)) return Promise.resolve(this.take(client))
     return new Promise((resolve, reject) => {
       const entry = {
         client,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +17,17 @@ function connect(max = 1) {
 }
 afterAll(async () => {
   await Promise.all(clients.map((sql) => sql.end()))
+})
+
+const scratchDirs: string[] = []
+/** A temporary directory, removed after this file's tests. */
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  scratchDirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true })
 })
 
 describe('the embedded database server', () => {
@@ -124,7 +135,7 @@ describe('turn hints', () => {
 
 describe('starting a database', () => {
   it('refuses a second opener of one data directory and says who holds it', async () => {
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'consilium-lock-')), 'db')
+    const dataDir = join(scratchDir('consilium-lock-'), 'db')
     const first = await startDatabase({ dataDir, port: 0 })
     try {
       await expect(startDatabase({ dataDir, port: 0 })).rejects.toThrow(DataDirLockedError)
@@ -138,7 +149,7 @@ describe('starting a database', () => {
   })
 
   it('takes over a lock whose process is gone', async () => {
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'consilium-stale-')), 'db')
+    const dataDir = join(scratchDir('consilium-stale-'), 'db')
     writeFileSync(`${dataDir}.lock`, '2147483646')
     const database = await startDatabase({ dataDir, port: 0 })
     await database.stop()

@@ -1,46 +1,13 @@
-import type { Server } from 'node:http'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
-import { createGateway, type GatewayLimits, listen } from '../../scripts/stack/gateway.ts'
-import { loadKeys } from '../../scripts/stack/keys.ts'
+import { closerGateways } from './gateway-fixture.ts'
 import { blockEventLoop, get, RawConnection } from './gateway-raw.ts'
 
 // Issue 15: the gateway reused a kept-alive connection that the function's worker had just
 // closed, and the user got a 502. These tests run their own gateway in this process (so they can
 // hold its event loop) in front of a real Deno worker running tests/reliability/fixtures.
 
-const closer = new FunctionWorker(
-  { name: 'closer', entrypoint: join(import.meta.dirname, 'fixtures', 'gateway-closer.ts'), verifyJwt: false },
-  { env: {}, log: () => {} },
-)
-const logs: string[] = []
-const servers: Server[] = []
-
-async function startGateway(limits: Partial<GatewayLimits> = {}): Promise<number> {
-  const gateway = createGateway({
-    host: '127.0.0.1',
-    port: 0,
-    keys: await loadKeys(),
-    functions: new Map([['closer', closer]]),
-    limits,
-    log: (name, line) => logs.push(`[${name}] ${line}`),
-  })
-  servers.push(gateway)
-  return listen(gateway, 0, '127.0.0.1', 'test gateway')
-}
-
-beforeAll(async () => {
-  await closer.whenReady()
-})
-afterAll(async () => {
-  for (const server of servers) {
-    server.closeAllConnections()
-    server.close()
-  }
-  await closer.stop()
-})
-
+const { closer, logs, startGateway, state: fixtureState } = closerGateways()
 const ping = get('/functions/v1/closer/ping')
 
 describe('a kept-alive connection to a worker', () => {
@@ -54,7 +21,9 @@ describe('a kept-alive connection to a worker', () => {
     // it 100 ms from now, while this process (the gateway too) is held: the gateway takes the
     // request already waiting in its socket before it learns that its connection is gone, which
     // is the race of issue 15 made certain.
-    const order = await fetch(`http://127.0.0.1:${closer.port}/closer/close-idle?after=100`, { method: 'POST' })
+    const order = await fetch(`http://127.0.0.1:${closer.port}/closer/close-idle?after=100`, {
+      method: 'POST',
+    })
     expect(order.status).toBe(202)
     client.write(ping)
     blockEventLoop(1500)
@@ -65,7 +34,7 @@ describe('a kept-alive connection to a worker', () => {
     expect(JSON.parse(second.body).port).not.toBe(JSON.parse(first.body).port)
     expect(logs.some((line) => line.includes('on a reused connection; sent again on a new one'))).toBe(true)
     // The scenario held: the worker had closed its connections while the gateway was held.
-    const state = await (await fetch(`http://127.0.0.1:${closer.port}/closer/state`)).json()
+    const state = await fixtureState()
     expect(state.closedAt).toBeGreaterThan(0)
     expect(state.closedAt).toBeLessThan(heldUntil)
     client.close()
@@ -94,15 +63,8 @@ describe('a function that does not answer', () => {
     const gone = new FunctionWorker(closer.spec, { env: {}, log: () => {} })
     const deadPort = await gone.whenReady()
     await gone.stop()
-    const gateway = createGateway({
-      host: '127.0.0.1',
-      port: 0,
-      keys: await loadKeys(),
-      functions: new Map([['closer', { spec: closer.spec, whenReady: async () => deadPort } as FunctionWorker]]),
-      log: (name, line) => logs.push(`[${name}] ${line}`),
-    })
-    servers.push(gateway)
-    const port = await listen(gateway, 0, '127.0.0.1', 'test gateway')
+    const unreachable = { spec: closer.spec, whenReady: async () => deadPort } as FunctionWorker
+    const port = await startGateway({}, new Map([['closer', unreachable]]))
 
     const response = await fetch(`http://127.0.0.1:${port}/functions/v1/closer/ping`)
     expect(response.status).toBe(502)
@@ -111,7 +73,9 @@ describe('a function that does not answer', () => {
     expect(await response.json()).toEqual({
       error: { code: 'bad_gateway', message: 'Function closer did not answer', request_id: requestId },
     })
-    expect(logs.some((line) => line.includes(requestId as string) && line.includes('ECONNREFUSED'))).toBe(true)
+    expect(logs.some((line) => line.includes(requestId as string) && line.includes('ECONNREFUSED'))).toBe(
+      true,
+    )
 
     // The caller's own request id is kept.
     const named = await fetch(`http://127.0.0.1:${port}/functions/v1/closer/ping`, {

@@ -16,6 +16,8 @@ interface DenoLike {
   env: { get(name: string): string | undefined }
   serve(options: DenoServeOptions, handler: Handler): unknown
   exit(code: number): never
+  kill(pid: number, signal: string): void
+  pid: number
 }
 
 const deno = (globalThis as unknown as { Deno: DenoLike }).Deno
@@ -35,7 +37,8 @@ void (async () => {
       // nothing is ever sent
     }
   } finally {
-    deno.exit(0)
+    // Not Deno.exit: under --watch that ends only the program, and the watcher stays.
+    deno.kill(deno.pid, 'SIGTERM')
   }
 })()
 
