@@ -26,7 +26,7 @@ describe('a kept-alive connection to a worker', () => {
     })
     expect(order.status).toBe(202)
     client.write(ping)
-    blockEventLoop(1500)
+    blockEventLoop(2000)
     const heldUntil = Date.now()
 
     const second = await client.read()
