@@ -124,6 +124,12 @@ try {
     }
     const retried = logs.filter((line) => line.includes('sent again on a new one')).length
     console.log(`closer: the gateway sent ${retried} requests again after a reused connection closed`)
+    const reasons = new Map<string, number>()
+    for (const line of logs.filter((l) => l.includes('no answer'))) {
+      const why = line.replace(/^\S+ \S+ \S+: /, '')
+      reasons.set(why, (reasons.get(why) ?? 0) + 1)
+    }
+    for (const [why, n] of reasons) console.log(`closer: ${n} × 502 because ${why}`)
   }
 } finally {
   await stack.stop()

@@ -176,6 +176,10 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return out
 }
 
+/** A refused connection is tried again this often, this far apart (a worker restarting under --watch). */
+const REFUSED_RETRIES = 10
+const REFUSED_RETRY_MS = 100
+
 class GatewayError extends Error {
   constructor(
     readonly code: GatewayErrorCode,
@@ -432,7 +436,16 @@ export function createGateway(options: GatewayOptions): Server {
       const pool = slots.get(name) ?? new Slots(limits.socketsPerFunction, limits.socketsPerClient)
       slots.set(name, pool)
       release = await pool.acquire(client, limits.queueMs, gone.signal)
-      await forward(req, res, { port, path, token, requestId, what, body, gone: gone.signal })
+      await forward(req, res, {
+        port,
+        whenReady: () => worker.whenReady(),
+        path,
+        token,
+        requestId,
+        what,
+        body,
+        gone: gone.signal,
+      })
     } catch (error) {
       if (gone.signal.aborted) return
       const known = error instanceof GatewayError
@@ -453,6 +466,8 @@ export function createGateway(options: GatewayOptions): Server {
 
   interface Forward {
     port: number
+    /** The worker's port again, after it refused a connection (it may have been restarted). */
+    whenReady: () => Promise<number>
     path: string
     token: string | undefined
     requestId: string
@@ -466,7 +481,8 @@ export function createGateway(options: GatewayOptions): Server {
    * over (or the client went away); rejects, before any byte of an answer reached the client, with
    * why the function did not answer. A request that fails on a reused connection before any byte
    * of the answer arrived is sent once more on a fresh connection, if the gateway holds its whole
-   * body (docs/adr/0011).
+   * body; one whose connection is refused (a worker restarting) is tried again for up to a second
+   * (docs/adr/0011).
    */
   function forward(req: IncomingMessage, res: ServerResponse, call: Forward): Promise<void> {
     const { body } = call
@@ -480,13 +496,15 @@ export function createGateway(options: GatewayOptions): Server {
       req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
     if (body.whole && hadBody) headers['content-length'] = body.chunks.reduce((sum, c) => sum + c.length, 0)
 
+    let port = call.port
+    let refusals = 0
     return new Promise<void>((resolve, reject) => {
       const attempt = (fresh: boolean) => {
         let answered = false
         let retried = false
         const upstream = httpRequest({
           host: '127.0.0.1',
-          port: call.port,
+          port,
           method: req.method,
           path: call.path,
           headers,
@@ -517,6 +535,23 @@ export function createGateway(options: GatewayOptions): Server {
         upstream.on('error', (error) => {
           if (answered || call.gone.aborted) {
             res.destroy()
+          } else if (
+            (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' &&
+            body.whole &&
+            refusals < REFUSED_RETRIES
+          ) {
+            // Nothing listens on the port (yet): the worker is starting again. Nothing was sent.
+            retried = true
+            if (refusals++ === 0) log('gateway', `${call.what}: ${error.message}; trying again`)
+            setTimeout(() => {
+              call
+                .whenReady()
+                .then((ready) => {
+                  port = ready
+                  attempt(true)
+                })
+                .catch((failed: Error) => reject(new Error(failed.message)))
+            }, REFUSED_RETRY_MS)
           } else if (!fresh && upstream.reusedSocket && body.whole && !(error instanceof GatewayError)) {
             // The worker closed a kept-alive connection as the request went out on it: nothing
             // of the request was handled, so it goes once more, on a new connection.
