@@ -80,7 +80,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     cleanups.push(() => sql.end())
 
     const keys = await loadKeys(options.dataDir ? join(options.dataDir, '..', 'signing-key.json') : undefined)
-    const gatewayOptions: GatewayOptions = { host, port: options.port, keys, functions: new Map() }
+    const gatewayOptions: GatewayOptions = {
+      host,
+      port: options.port,
+      keys,
+      functions: new Map(),
+      log: options.log,
+    }
     const gateway = createGateway(gatewayOptions)
     const apiPort = await listen(gateway, options.port, host, 'API gateway')
     cleanups.push(

@@ -21,6 +21,17 @@ afterAll(async () => {
   await Promise.all(clients.map((sql) => sql.end()))
 })
 
+const scratchDirs: string[] = []
+/** A temporary directory, removed after this file's tests. */
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  scratchDirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true })
+})
+
 describe('the embedded database server', () => {
   it('never lets another connection into an open transaction', async () => {
     const a = connect()
@@ -130,7 +141,7 @@ describe('turn hints', STARTS_A_DATABASE, () => {
 
 describe('starting a database', STARTS_A_DATABASE, () => {
   it('refuses a second opener of one data directory and says who holds it', async () => {
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'consilium-lock-')), 'db')
+    const dataDir = join(scratchDir('consilium-lock-'), 'db')
     const first = await startDatabase({ dataDir, port: 0 })
     try {
       await expect(startDatabase({ dataDir, port: 0 })).rejects.toThrow(DataDirLockedError)
@@ -144,7 +155,7 @@ describe('starting a database', STARTS_A_DATABASE, () => {
   })
 
   it('takes over a lock whose process is gone', async () => {
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'consilium-stale-')), 'db')
+    const dataDir = join(scratchDir('consilium-stale-'), 'db')
     writeFileSync(`${dataDir}.lock`, '2147483646')
     const database = await startDatabase({ dataDir, port: 0 })
     await database.stop()

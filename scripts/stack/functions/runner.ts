@@ -56,6 +56,11 @@ export class FunctionWorker {
     private readonly options: WorkerOptions,
   ) {}
 
+  /** The Deno process's id while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
   /** Resolves once the function listens; starts it if it is not running. */
   async whenReady(): Promise<number> {
     if (!this.ready) this.ready = this.start()
@@ -70,8 +75,11 @@ export class FunctionWorker {
     const child = spawn(DENO_BIN, [...args, WORKER, this.spec.entrypoint], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...this.options.env, FUNCTION_PORT: String(this.port), NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // stdin stays open, unwritten: the worker exits when it closes, so a stack that dies
+      // (even by kill -9) takes its workers with it.
+      stdio: ['pipe', 'pipe', 'pipe'],
     })
+    child.stdin?.on('error', () => {})
     this.child = child
     const log = this.options.log ?? ((name, line) => console.log(`[${name}] ${line}`))
     await new Promise<void>((resolveReady, reject) => {

@@ -151,4 +151,3 @@ export function userJson({ user, identities }: UserWithIdentities) {
     is_anonymous: user.is_anonymous,
   })
 }
-
