@@ -1,0 +1,11 @@
+import { createApp } from '../../shared/http/app.ts'
+import * as createAgent from './routes/create-agent.ts'
+import * as deleteAgent from './routes/delete-agent.ts'
+import * as getAgent from './routes/get-agent.ts'
+import * as listAgents from './routes/list-agents.ts'
+import * as listModels from './routes/list-models.ts'
+import * as updateAgent from './routes/update-agent.ts'
+
+export const app = createApp('ai')
+for (const route of [listModels, listAgents, createAgent, getAgent, updateAgent, deleteAgent])
+  route.register(app)

@@ -1,0 +1,134 @@
+import { z } from '@hono/zod-openapi'
+import { listQuerySchema } from '../core/pages.ts'
+import { ExpectedVersionsSchema, FlagSchema, TimestampSchema } from '../core/schemas.ts'
+import { toolNameSchema, toolNames } from './crew.ts'
+import { modelNameSchema, providerIds } from './models.ts'
+
+// The ai function's API: the agent registry (built-in crew and a user's own agents), the model
+// catalog, and runs. Schemas are zod with OpenAPI metadata; the verbs validate with them too.
+
+const noNul = (text: string) => !text.includes('\u0000')
+const NUL_MESSAGE = 'must not contain NUL characters'
+const text = (min: number, max: number) => z.string().trim().min(min).max(max).refine(noNul, NUL_MESSAGE)
+
+/** A built-in agent's id (`planner`) or one of the user's own agents' (a uuid). */
+export const AgentIdSchema = z
+  .string()
+  .regex(
+    /^(?:[a-z][a-z0-9_]{0,62}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i,
+    'An agent id is a built-in agent’s name (e.g. planner) or a uuid',
+  )
+  .openapi({ example: 'coordinator' })
+
+export const AgentIdParamsSchema = z.object({
+  id: AgentIdSchema.openapi({ param: { name: 'id', in: 'path' } }),
+})
+
+export const AgentKindSchema = z.enum(['builtin', 'custom']).openapi('AgentKind')
+
+export const AgentSchema = z
+  .object({
+    id: z.string().openapi({ description: 'A built-in’s name (e.g. `planner`) or a uuid' }),
+    kind: AgentKindSchema,
+    name: z.string(),
+    description: z.string().nullable(),
+    role: z.string(),
+    goal: z.string(),
+    backstory: z.string().nullable(),
+    instructions: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Your instructions to the agent (for a built-in: added to its own)' }),
+    tools: z.array(z.string()).openapi({ description: 'The tools the agent may call' }),
+    model: z
+      .string()
+      .nullable()
+      .openapi({ description: '`provider:model`; null: the deployment’s default (AI_DEFAULT_MODEL)' }),
+    temperature: z.number(),
+    enabled: z.boolean(),
+    delegates_to: z.array(z.string()).openapi({ description: 'The agents it hands work to' }),
+    created_at: TimestampSchema.nullable().openapi({ description: 'Null for a built-in never configured' }),
+    updated_at: TimestampSchema.nullable().openapi({
+      description: 'Also the ETag; null for a built-in never configured',
+    }),
+  })
+  .openapi('Agent')
+
+const agentFields = {
+  name: text(1, 100),
+  description: text(0, 1000).nullable(),
+  role: text(1, 500),
+  goal: text(1, 2000),
+  backstory: z.string().max(8000).refine(noNul, NUL_MESSAGE).nullable(),
+  instructions: z.string().max(8000).refine(noNul, NUL_MESSAGE).nullable(),
+  tools: z
+    .array(toolNameSchema)
+    .max(toolNames.length)
+    .refine((tools) => new Set(tools).size === tools.length, 'must not repeat a tool')
+    .openapi({ type: 'array', items: { type: 'string', enum: [...toolNames] } }),
+  model: modelNameSchema.nullable().openapi({ type: ['string', 'null'], example: 'openai:gpt-4.1-mini' }),
+  temperature: z.number().min(0).max(2).nullable(),
+  enabled: z.boolean(),
+}
+
+/** A user's own agent: who it is (name, role, goal), how it works (backstory, instructions, tools, model). */
+export const AgentCreateSchema = z
+  .strictObject({
+    ...agentFields,
+    description: agentFields.description.default(null),
+    backstory: agentFields.backstory.default(null),
+    instructions: agentFields.instructions.default(null),
+    tools: agentFields.tools.default([]),
+    model: agentFields.model.default(null),
+    temperature: agentFields.temperature.default(null),
+    enabled: agentFields.enabled.default(true),
+  })
+  .openapi('AgentCreate')
+
+/** What a built-in agent lets a user change. */
+export const BUILTIN_SETTINGS = ['model', 'temperature', 'instructions', 'enabled'] as const
+
+/**
+ * A partial update: only the fields given change. A built-in agent takes only model, temperature,
+ * instructions and enabled (null puts a setting back to the built-in's own).
+ */
+export const AgentUpdateSchema = z.strictObject(agentFields).partial().openapi('AgentUpdate')
+
+export const AgentChangeSchema = z.object({
+  id: AgentIdSchema,
+  changes: AgentUpdateSchema,
+  expected: ExpectedVersionsSchema,
+})
+
+export const AgentVersionSchema = z.object({ id: AgentIdSchema, expected: ExpectedVersionsSchema })
+
+export const AgentListQuerySchema = listQuerySchema.extend({
+  kind: AgentKindSchema.optional().openapi({ description: 'Only built-in or only your own agents' }),
+  enabled: FlagSchema.optional().openapi({ description: 'Only enabled (true) or disabled (false) agents' }),
+})
+
+export const AgentGetSchema = z.object({ id: AgentIdSchema })
+
+export const ProviderIdSchema = z.enum(providerIds).openapi('ProviderId')
+
+export const ModelCatalogSchema = z
+  .object({
+    default_model: z.string().nullable().openapi({ description: 'What agents use unless they name a model' }),
+    fallback_models: z.array(z.string()).openapi({ description: 'Tried in order when a model is down' }),
+    providers: z.array(
+      z.object({
+        id: ProviderIdSchema,
+        name: z.string(),
+        configured: z.boolean(),
+        variables: z
+          .array(z.string())
+          .openapi({ description: 'The environment variables that configure it' }),
+        models: z.array(z.string()).openapi({ description: 'Models named for it in this deployment' }),
+      }),
+    ),
+  })
+  .openapi('ModelCatalog')
+
+export type Agent = z.infer<typeof AgentSchema>
+export type AgentCreate = z.infer<typeof AgentCreateSchema>
+export type AgentUpdate = z.infer<typeof AgentUpdateSchema>
