@@ -57,6 +57,12 @@ export interface AiConfig {
   fallbackModels: string[]
   /** `OPENAI_COMPATIBLE_STREAM_USAGE=false` for OpenAI-compatible servers that reject `stream_options`. */
   compatibleStreamUsage: boolean
+  /**
+   * `AI_EMBEDDING_MODEL`: the model that embeds notes and documents (`local:use-lite`,
+   * `supabase:gte-small`, `openai:text-embedding-3-small`); by default gte-small where the edge
+   * runtime has it, else the local model (shared/knowledge/embeddings.ts).
+   */
+  embeddingModel?: string
 }
 
 const LOCAL_SUPABASE_URL = 'http://127.0.0.1:54321'
@@ -96,6 +102,7 @@ function readAiConfig(): AiConfig {
     defaultModel: env('AI_DEFAULT_MODEL')?.trim() || undefined,
     fallbackModels: commaList(env('AI_FALLBACK_MODELS')),
     compatibleStreamUsage: env('OPENAI_COMPATIBLE_STREAM_USAGE')?.toLowerCase() !== 'false',
+    embeddingModel: env('AI_EMBEDDING_MODEL')?.trim() || undefined,
   }
 }
 

@@ -111,8 +111,12 @@ select enum_has_labels(
 );
 select enum_has_labels('public', 'message_role', array['user', 'assistant', 'system', 'tool']);
 
-select has_index(
-  'public', 'document_chunks', 'document_chunks_embedding_idx', 'chunk embeddings have an HNSW index'
+select set_eq(
+  $$ select substring(pg_get_expr(i.indpred, i.indrelid) from '''([^'']+)''')
+     from pg_index i join pg_class x on x.oid = i.indexrelid join pg_am am on am.oid = x.relam
+     where i.indrelid = 'public.document_chunks'::regclass and am.amname = 'hnsw' $$,
+  $$ values ('local:use-lite'), ('supabase:gte-small'), ('openai:text-embedding-3-small') $$,
+  'chunk embeddings have an HNSW index per model, each on that model''s vectors alone'
 );
 
 select * from finish();

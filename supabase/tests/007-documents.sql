@@ -102,9 +102,9 @@ select throws_ok(
 
 select throws_ok(
   $$ insert into public.document_chunks (document_id, chunk_index, content, embedding, embedding_model)
-     values ('a0000000-0000-4000-8000-000000000001', 4, 'Too short', '[1,2,3]', 'tiny') $$,
-  '22000', 'expected 384 dimensions, not 3',
-  'an embedding has 384 dimensions'
+     values ('a0000000-0000-4000-8000-000000000001', 4, 'Too short', '[1,2,3]', 'supabase:gte-small') $$,
+  '23514', 'new row for relation "document_chunks" violates check constraint "document_chunks_embedding_dimensions"',
+  'an embedding has its model''s dimensions (gte-small: 384)'
 );
 
 select throws_ok(

@@ -1,6 +1,7 @@
 import type postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
-import { expectError, expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { expectJson, type Page, type Target, walkPages } from '../helpers/domain.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import type { SecuritySuiteOptions } from '../helpers/security.ts'
 import type { TestUser } from '../helpers/stack.ts'
 import { twoUsers } from '../helpers/stack.ts'
@@ -131,12 +132,12 @@ export function agentScenarios({ name, api }: Target) {
 
     it('refuses a second agent of the same name (any case) with 409, and bad fields with 422', async () => {
       await create(ada, { name: 'Twin', role: 'r', goal: 'g' })
-      await expectError(
+      await expectErrorEnvelope(
         await api('POST', '/ai/agents', { user: ada, body: { name: 'twin', role: 'r', goal: 'g' } }),
         409,
         'conflict',
       )
-      const invalid = await expectError(
+      const invalid = await expectErrorEnvelope(
         await api('POST', '/ai/agents', {
           user: ada,
           body: { name: '', role: 'r', goal: 'g', tools: ['rm_rf'], model: 'gpt-4', temperature: 3 },
@@ -156,7 +157,7 @@ export function agentScenarios({ name, api }: Target) {
 
     it('configures a built-in’s settings only, with ETag and If-Match, and puts them back with null', async () => {
       const before = await rowsOf(ada)
-      const refused = await expectError(
+      const refused = await expectErrorEnvelope(
         await api('PUT', '/ai/agents/planner', { user: ada, body: { name: 'Boss', tools: [] } }),
         422,
         'validation_failed',
@@ -191,7 +192,7 @@ export function agentScenarios({ name, api }: Target) {
         200,
       )
       expect(disabled).toMatchObject({ enabled: false, model: null, temperature: 0.9 })
-      await expectError(
+      await expectErrorEnvelope(
         await api('PUT', '/ai/agents/planner', {
           user: ada,
           body: { enabled: true },
@@ -210,9 +211,9 @@ export function agentScenarios({ name, api }: Target) {
     })
 
     it('refuses to delete a built-in (409), deletes one’s own with If-Match, and 404s what is not there', async () => {
-      await expectError(await api('DELETE', '/ai/agents/coordinator', { user: ada }), 409, 'conflict')
+      await expectErrorEnvelope(await api('DELETE', '/ai/agents/coordinator', { user: ada }), 409, 'conflict')
       const mine = await create(ada, { name: 'Short-lived', role: 'r', goal: 'g' })
-      await expectError(
+      await expectErrorEnvelope(
         await api('DELETE', `/ai/agents/${mine.id}`, {
           user: ada,
           headers: { 'if-match': '"2000-01-01T00:00:00Z"' },
@@ -225,9 +226,13 @@ export function agentScenarios({ name, api }: Target) {
         headers: { 'if-match': `"${mine.updated_at}"` },
       })
       expect(deleted.status).toBe(204)
-      await expectError(await api('GET', `/ai/agents/${mine.id}`, { user: ada }), 404, 'not_found')
-      await expectError(await api('GET', '/ai/agents/no_such_agent', { user: ada }), 404, 'not_found')
-      await expectError(await api('GET', '/ai/agents/Not-An-Id!', { user: ada }), 422, 'validation_failed')
+      await expectErrorEnvelope(await api('GET', `/ai/agents/${mine.id}`, { user: ada }), 404, 'not_found')
+      await expectErrorEnvelope(await api('GET', '/ai/agents/no_such_agent', { user: ada }), 404, 'not_found')
+      await expectErrorEnvelope(
+        await api('GET', '/ai/agents/Not-An-Id!', { user: ada }),
+        422,
+        'validation_failed',
+      )
     })
 
     it('changes one’s own agent’s fields and tools, and never another user’s', async () => {
@@ -245,12 +250,12 @@ export function agentScenarios({ name, api }: Target) {
         tools: ['create_task', 'list_tasks'],
         backstory: 'Long ago…',
       })
-      await expectError(
+      await expectErrorEnvelope(
         await api('PUT', `/ai/agents/${mine.id}`, { user: bob, body: { name: 'Stolen' } }),
         404,
         'not_found',
       )
-      await expectError(await api('DELETE', `/ai/agents/${mine.id}`, { user: bob }), 404, 'not_found')
+      await expectErrorEnvelope(await api('DELETE', `/ai/agents/${mine.id}`, { user: bob }), 404, 'not_found')
       expect((await get(ada, mine.id)).name).toBe('Mine')
     })
 
