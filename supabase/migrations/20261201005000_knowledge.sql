@@ -204,11 +204,14 @@ language plpgsql
 stable
 security invoker
 set search_path = ''
-set hnsw.iterative_scan = strict_order
 as $$
 declare
   dims integer := extensions.vector_dims(query_embedding);
+  -- Set in the body, not in a SET clause, so postgres can define this in a fresh session (see
+  -- 20261201001000); put back afterwards, as a SET clause would.
+  previous_scan text := pg_catalog.current_setting('hnsw.iterative_scan', true);
 begin
+  perform pg_catalog.set_config('hnsw.iterative_scan', 'strict_order', true);
   return query execute pg_catalog.format(
     'select c.id, c.document_id, c.chunk_index, c.content,
             1 - (c.embedding::extensions.vector(%1$s) operator(extensions.<=>) $1::extensions.vector(%1$s))
@@ -218,6 +221,7 @@ begin
      limit least(greatest($2, 0), 100)',
     dims, model)
   using query_embedding, match_count;
+  perform pg_catalog.set_config('hnsw.iterative_scan', coalesce(nullif(previous_scan, ''), 'off'), true);
 end;
 $$;
 
@@ -267,10 +271,11 @@ language plpgsql
 stable
 security invoker
 set search_path = ''
-set hnsw.ef_search = 100
-set hnsw.iterative_scan = relaxed_order
 as $$
 declare
+  -- The index scan's settings, set in the body (not a SET clause: see 20261201001000) and put back.
+  previous_scan text := pg_catalog.current_setting('hnsw.iterative_scan', true);
+  previous_ef text := pg_catalog.current_setting('hnsw.ef_search', true);
   wanted integer := least(greatest(coalesce(match_count, 10), 1), 50);
   pool integer := greatest(least(greatest(coalesce(match_count, 10), 1), 50) * 4, 40);
   dims integer := coalesce(extensions.vector_dims(query_embedding), 1);
@@ -279,6 +284,8 @@ declare
   any_term tsquery;
   excludes boolean;
 begin
+  perform pg_catalog.set_config('hnsw.ef_search', '100', true);
+  perform pg_catalog.set_config('hnsw.iterative_scan', 'relaxed_order', true);
   if (query_embedding is null) <> (embedding_model is null) then
     raise exception 'query_embedding and embedding_model are given together'
       using errcode = 'invalid_parameter_value';
@@ -353,6 +360,8 @@ begin
   )
   using query_text, all_terms, any_term, excludes, query_embedding, pool, wanted,
         sources, document_ids, note_ids, created_after, created_before;
+  perform pg_catalog.set_config('hnsw.iterative_scan', coalesce(nullif(previous_scan, ''), 'off'), true);
+  perform pg_catalog.set_config('hnsw.ef_search', coalesce(nullif(previous_ef, ''), '40'), true);
 end;
 $$;
 
