@@ -1,6 +1,13 @@
 import { z } from '@hono/zod-openapi'
 import { listQuerySchema } from '../core/pages.ts'
-import { ExpectedVersionsSchema, FlagSchema, TimestampSchema } from '../core/schemas.ts'
+import { MessageCreateSchema } from '../chat/schemas.ts'
+import {
+  ExpectedVersionsSchema,
+  FlagSchema,
+  listOf,
+  MetadataSchema,
+  TimestampSchema,
+} from '../core/schemas.ts'
 import { toolNameSchema, toolNames } from './crew.ts'
 import { modelNameSchema, providerIds } from './models.ts'
 
@@ -132,3 +139,112 @@ export const ModelCatalogSchema = z
 export type Agent = z.infer<typeof AgentSchema>
 export type AgentCreate = z.infer<typeof AgentCreateSchema>
 export type AgentUpdate = z.infer<typeof AgentUpdateSchema>
+
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const
+export const RunStatusSchema = z.enum(RUN_STATUSES).openapi('RunStatus')
+
+/** Why a run failed: an API error code, or `timeout` (the run's wall-clock limit), `interrupted` (cut off). */
+export const RunErrorSchema = z
+  .object({ code: z.string(), message: z.string() })
+  .openapi('RunError', { example: { code: 'provider_unavailable', message: 'Set OPENAI_API_KEY' } })
+
+export const RunSchema = z
+  .object({
+    id: z.uuid(),
+    user_id: z.uuid(),
+    conversation_id: z.uuid(),
+    trigger_message_id: z.uuid().nullable().openapi({ description: 'The user message the run answers' }),
+    agent_id: z.string(),
+    model: z.string().nullable().openapi({ description: 'The model that answered (or was last tried)' }),
+    status: RunStatusSchema,
+    usage: z.record(z.string(), z.object({ input_tokens: z.number(), output_tokens: z.number() })).openapi({
+      description: 'Tokens per model',
+      example: { 'openai:gpt-4.1-mini': { input_tokens: 812, output_tokens: 95 } },
+    }),
+    error: RunErrorSchema.nullable(),
+    created_at: TimestampSchema.openapi({ description: 'When it was queued' }),
+    started_at: TimestampSchema.nullable(),
+    finished_at: TimestampSchema.nullable(),
+    updated_at: TimestampSchema,
+  })
+  .openapi('Run')
+
+export const RunStepSchema = z
+  .object({
+    position: z.number().int(),
+    kind: z.enum(['context', 'model_call', 'tool_call', 'delegation']),
+    name: z.string().openapi({ description: 'The model, the tool or the agent delegated to' }),
+    agent_id: z.string(),
+    input: z.record(z.string(), z.unknown()),
+    output: z.record(z.string(), z.unknown()),
+    error: RunErrorSchema.nullable(),
+    usage: z.record(z.string(), z.unknown()).nullable(),
+    started_at: TimestampSchema,
+    finished_at: TimestampSchema,
+  })
+  .openapi('RunStep')
+
+export const RunWithStepsSchema = RunSchema.extend({ steps: z.array(RunStepSchema) }).openapi('RunWithSteps')
+
+/** A user message's text, as chat takes it. */
+const ContentSchema = MessageCreateSchema.shape.content
+
+/**
+ * Starts a run: the user's message to a conversation, answered by an agent (by default the
+ * coordinator). The body `useChat` sends (`{id, messages}`, @ai-sdk/react) is taken too: its `id` is the
+ * conversation and its last user message the content.
+ */
+export const RunCreateSchema = z
+  .preprocess(
+    fromChatTransport,
+    z.strictObject({
+      conversation_id: z.uuid(),
+      agent_id: AgentIdSchema.nullable()
+        .default(null)
+        .openapi({ description: 'The agent to answer; null: the coordinator' }),
+      content: ContentSchema,
+      metadata: MetadataSchema.default({}),
+    }),
+  )
+  .openapi('RunCreate', {
+    type: 'object',
+    required: ['conversation_id', 'content'],
+    properties: {
+      conversation_id: { type: 'string', format: 'uuid' },
+      agent_id: { type: ['string', 'null'], description: 'The agent to answer; null: the coordinator' },
+      content: { type: 'string', description: 'The user’s message' },
+      metadata: { type: 'object' },
+    },
+  } as never)
+
+/** `useChat`'s request (`{id, messages: [...], trigger, messageId}`) as a run's input; any other body as is. */
+function fromChatTransport(body: unknown): unknown {
+  if (!body || typeof body !== 'object' || !Array.isArray((body as { messages?: unknown }).messages))
+    return body
+  const {
+    id,
+    messages,
+    trigger: _trigger,
+    messageId: _messageId,
+    ...rest
+  } = body as Record<string, unknown> & {
+    messages: Array<{ role?: string; parts?: Array<{ type?: string; text?: string }> }>
+  }
+  const last = [...messages].reverse().find((message) => message?.role === 'user')
+  const content = (last?.parts ?? [])
+    .filter((part) => part?.type === 'text' && typeof part.text === 'string')
+    .map((part) => part.text)
+    .join('')
+  return { conversation_id: rest.conversation_id ?? id, ...rest, content }
+}
+
+export const RunListQuerySchema = listQuerySchema.extend({
+  conversation_id: z.uuid().optional().openapi({ description: 'Only this conversation’s runs' }),
+  status: listOf(RunStatusSchema).optional().openapi({ description: 'One or more statuses' }),
+})
+
+export const RunIdInputSchema = z.object({ id: z.uuid() })
+
+export type Run = z.infer<typeof RunSchema>
+export type RunStep = z.infer<typeof RunStepSchema>
+export type RunCreate = z.infer<typeof RunCreateSchema>

@@ -1,0 +1,360 @@
+import { AIMessage, type BaseMessage, SystemMessage, ToolMessage } from '@langchain/core/messages'
+import { ToolInputParsingException } from '@langchain/core/tools'
+import { END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph'
+import type { ServiceContext } from '../core/context.ts'
+import { DomainError, toDomainError } from '../core/errors.ts'
+import { streamChat } from './chat.ts'
+import type { ToolName } from './crew.ts'
+import { loadRunContext } from './context.ts'
+import { loadRunLimits } from './limits.ts'
+import { resolveModels } from './models.ts'
+import {
+  agentActor,
+  failRun,
+  finishRun,
+  heartbeat,
+  markRunning,
+  RunCancelled,
+  recordStep,
+  type StepRecord,
+  type Usage,
+  workingHere,
+} from './runs.ts'
+import type { Agent, Run } from './schemas.ts'
+import type { RunSink } from './sinks.ts'
+import { agentTools, langchainTools, outcomeText, type ToolOutcome } from './tools.ts'
+
+// One run's work (ADR 0024): a LangGraph graph of a model node (streamChat: timeouts, fallbacks,
+// cancellation) and a tools node (the service verbs as the agent), bounded in model calls, tool
+// calls and time. Nothing here holds a transaction across a model call: each write (a step, a tool's
+// verb, the answer) is a short transaction of its own.
+
+export class RunTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`The run took longer than its limit of ${Math.round(ms / 1000)} s`)
+    this.name = 'RunTimeout'
+  }
+}
+
+export interface RunJob {
+  /** The user's context (their verified claims); the agent's context is made from it. */
+  ctx: ServiceContext
+  run: Run
+  agent: Agent
+  sink: RunSink
+  /** Cancels the run from outside (e.g. the SSE client went away). */
+  signal?: AbortSignal
+}
+
+/** A message's text within the messages table's 32 KiB. */
+function storable(text: string, maxBytes = 32 * 1024): string {
+  const bytes = new TextEncoder().encode(text)
+  if (bytes.length <= maxBytes) return text
+  return `${new TextDecoder().decode(bytes.slice(0, maxBytes - 64)).replace(/\uFFFD$/, '')}\n\n… (cut at 32 KiB)`
+}
+
+const addUsage = (usage: Usage, model: string, input = 0, output = 0) => {
+  const so = usage[model] ?? { input_tokens: 0, output_tokens: 0 }
+  usage[model] = { input_tokens: so.input_tokens + input, output_tokens: so.output_tokens + output }
+}
+
+/** What a failure is to the client: its API code and message; our own bugs are `internal`. */
+function runError(error: unknown, signal: AbortSignal): { code: string; message: string } {
+  if (signal.reason instanceof RunTimeout) return { code: 'timeout', message: signal.reason.message }
+  const known = error instanceof DomainError ? error : toDomainError(error)
+  if (known && known.code !== 'internal') return { code: known.code, message: known.message }
+  console.error(
+    JSON.stringify({ level: 'error', run: 'failed', error: String(error), stack: (error as Error)?.stack }),
+  )
+  return { code: 'internal', message: 'Something went wrong on our side' }
+}
+
+/**
+ * Works a queued run to its end: marks it running, streams the agent's answer to the sinks, lets
+ * the agent call its tools, stores the answer and ends the run (succeeded, cancelled with the
+ * partial answer kept, or failed with a code). Never throws: every failure ends the run.
+ */
+export async function executeRun(job: RunJob): Promise<void> {
+  const { ctx, run, agent, sink } = job
+  const limits = loadRunLimits()
+  const controller = new AbortController()
+  const signal = controller.signal
+  const forget = workingHere(run.id, controller)
+  const deadline = setTimeout(
+    () => controller.abort(new RunTimeout(limits.runTimeoutMs)),
+    limits.runTimeoutMs,
+  )
+  const onOuterAbort = () => controller.abort(new RunCancelled())
+  job.signal?.addEventListener('abort', onOuterAbort, { once: true })
+  let beating: ReturnType<typeof setInterval> | undefined
+  const usage: Usage = {}
+  let answer = ''
+  let model: string | null = null
+  let position = 0
+  let running = false
+  try {
+    const models = resolveModels(agent.model ?? undefined)
+    model = models[0].name
+    running = await markRunning(ctx, run.id, model)
+    // Cancelled before it started: nothing to do, the run is already a record.
+    if (!running) return
+    beating = setInterval(() => {
+      heartbeat(ctx, run.id).then(
+        (alive) => {
+          if (!alive) controller.abort(new RunCancelled())
+        },
+        () => {},
+      )
+    }, limits.heartbeatMs)
+    sink.started({ agent_id: agent.id, model, trigger_message_id: run.trigger_message_id })
+
+    const startedAt = new Date()
+    const context = await loadRunContext(ctx, agent, run.conversation_id)
+    await recordStep(ctx, run.id, {
+      position: position++,
+      kind: 'context',
+      name: 'context',
+      agentId: agent.id,
+      input: context.included,
+      startedAt,
+      finishedAt: new Date(),
+    })
+
+    const agentCtx = agentActor(ctx, run.id, agent.id, run.trigger_message_id)
+    const names = agent.tools.filter((name): name is ToolName => name in agentTools)
+    const tools = langchainTools(agentCtx, names)
+    const byName = new Map<string, (typeof tools)[number]>(tools.map((lcTool) => [lcTool.name, lcTool]))
+    let modelCalls = 0
+    let toolCalls = 0
+    let stoppedAtLimit = false
+
+    const callModel = async (state: { messages: BaseMessage[] }) => {
+      modelCalls++
+      const started = new Date()
+      const stream = streamChat({
+        messages: [new SystemMessage(context.system), ...state.messages],
+        model: agent.model ?? undefined,
+        tools: tools.length ? tools : undefined,
+        temperature: agent.temperature,
+        timeoutMs: limits.modelTimeoutMs,
+        maxRetries: limits.maxRetries,
+        signal,
+      })
+      let separated = answer.length === 0
+      for (;;) {
+        const step = await stream.next()
+        if (step.done) {
+          const result = step.value
+          model = result.model
+          addUsage(usage, result.model, result.usage?.input_tokens, result.usage?.output_tokens)
+          const toolCallsAsked = result.message.tool_calls ?? []
+          await recordStep(ctx, run.id, {
+            position: position++,
+            kind: 'model_call',
+            name: result.model,
+            agentId: agent.id,
+            input: { failed: result.failed },
+            output: {
+              text_chars: result.message.text.length,
+              tool_calls: toolCallsAsked.map((call) => call.name),
+            },
+            usage: result.usage
+              ? { input_tokens: result.usage.input_tokens, output_tokens: result.usage.output_tokens }
+              : null,
+            startedAt: started,
+            finishedAt: new Date(),
+          })
+          return {
+            messages: [
+              new AIMessage({
+                content: result.message.text,
+                tool_calls: toolCallsAsked,
+                id: result.message.id,
+              }),
+            ],
+          }
+        }
+        const delta = step.value.text
+        if (delta) {
+          // A new model call's text starts a new paragraph of the one answer.
+          const piece = separated ? delta : `\n\n${delta}`
+          separated = true
+          answer += piece
+          sink.text(piece)
+        }
+      }
+    }
+
+    const callTools = async (state: { messages: BaseMessage[] }) => {
+      const last = state.messages[state.messages.length - 1] as AIMessage
+      const results: ToolMessage[] = []
+      for (const call of last.tool_calls ?? []) {
+        signal.throwIfAborted()
+        const id = call.id ?? crypto.randomUUID()
+        const started = new Date()
+        sink.toolCall({ id, name: call.name, args: call.args, agent_id: agent.id })
+        let outcome: ToolOutcome
+        const lcTool = byName.get(call.name)
+        if (!lcTool) {
+          outcome = {
+            ok: false,
+            error: { code: 'not_found', message: `There is no tool named ${call.name}` },
+          }
+        } else if (toolCalls >= limits.maxToolCalls) {
+          outcome = {
+            ok: false,
+            error: {
+              code: 'limit_reached',
+              message: `A run may call at most ${limits.maxToolCalls} tools; answer now`,
+            },
+          }
+        } else {
+          toolCalls++
+          try {
+            const message = (await lcTool.invoke(
+              { ...call, id, type: 'tool_call' },
+              { signal },
+            )) as unknown as ToolMessage
+            outcome = message.artifact as ToolOutcome
+          } catch (error) {
+            if (signal.aborted) throw error
+            if (!(error instanceof ToolInputParsingException)) throw error
+            outcome = { ok: false, error: { code: 'validation_failed', message: error.message } }
+          }
+        }
+        const content = outcomeText(outcome, 10_000)
+        sink.toolResult({
+          id,
+          name: call.name,
+          ok: outcome.ok,
+          ...(outcome.ok ? { result: outcome.result } : { error: outcome.error }),
+        })
+        const step: StepRecord = {
+          position: position++,
+          kind: 'tool_call',
+          name: call.name,
+          agentId: agent.id,
+          input: { tool_call_id: id, arguments: call.args },
+          output: outcome.ok ? { result: outcome.result ?? null } : {},
+          error: outcome.ok ? null : { code: outcome.error.code, message: outcome.error.message },
+          startedAt: started,
+          finishedAt: new Date(),
+        }
+        await recordStep(ctx, run.id, step, {
+          conversationId: run.conversation_id,
+          content,
+          metadata: {
+            run_id: run.id,
+            tool_call_id: id,
+            tool_name: call.name,
+            arguments: call.args,
+            is_error: !outcome.ok,
+          },
+        })
+        results.push(
+          new ToolMessage({
+            content,
+            tool_call_id: id,
+            name: call.name,
+            status: outcome.ok ? 'success' : 'error',
+          }),
+        )
+      }
+      return { messages: results }
+    }
+
+    const next = (state: { messages: BaseMessage[] }) => {
+      const last = state.messages[state.messages.length - 1] as AIMessage
+      if (!last.tool_calls?.length) return END
+      if (modelCalls >= limits.maxModelCalls) {
+        stoppedAtLimit = true
+        return END
+      }
+      return 'tools'
+    }
+
+    const graph = new StateGraph(MessagesAnnotation)
+      .addNode('model', callModel)
+      .addNode('tools', callTools)
+      .addEdge(START, 'model')
+      .addConditionalEdges('model', next, ['tools', END])
+      .addEdge('tools', 'model')
+      .compile()
+    await graph.invoke(
+      { messages: context.history },
+      { signal, recursionLimit: 2 * limits.maxModelCalls + 4 },
+    )
+    signal.throwIfAborted()
+
+    if (stoppedAtLimit) {
+      const note = `(Stopped: this run reached its limit of ${limits.maxModelCalls} model calls.)`
+      answer += answer ? `\n\n${note}` : note
+    }
+    const { run: ended, message } = await finishRun(ctx, run.id, {
+      status: 'succeeded',
+      text: storable(answer),
+      model,
+      usage,
+      conversationId: run.conversation_id,
+      agentId: agent.id,
+      triggerMessageId: run.trigger_message_id,
+    })
+    sink.finished({
+      status: ended.status === 'cancelled' ? 'cancelled' : 'succeeded',
+      message_id: message.id,
+      usage,
+      model,
+    })
+  } catch (error) {
+    if (running && signal.reason instanceof RunCancelled) {
+      // The partial answer is kept, marked as cancelled.
+      try {
+        const { message } = await finishRun(ctx, run.id, {
+          status: 'cancelled',
+          text: storable(answer),
+          model,
+          usage,
+          conversationId: run.conversation_id,
+          agentId: agent.id,
+          triggerMessageId: run.trigger_message_id,
+        })
+        sink.finished({ status: 'cancelled', message_id: message.id, usage, model })
+      } catch (storing) {
+        sink.failed(runError(storing, signal))
+      }
+      return
+    }
+    const failure = runError(error, signal)
+    await failRun(ctx, run.id, failure, usage).catch((cannot: unknown) =>
+      console.error(JSON.stringify({ level: 'error', run_id: run.id, cannot_mark_failed: String(cannot) })),
+    )
+    sink.failed(failure)
+  } finally {
+    clearTimeout(deadline)
+    clearInterval(beating)
+    job.signal?.removeEventListener('abort', onOuterAbort)
+    forget()
+  }
+}
+
+/** Runs being worked on in the background in this instance (tests wait for them). */
+const background = new Set<Promise<unknown>>()
+
+/**
+ * Keeps work going after the response: `EdgeRuntime.waitUntil` on Supabase's edge runtime (and in
+ * the local stack's workers); elsewhere (Node, tests) the promise simply runs on.
+ */
+export function inBackground(work: Promise<unknown>): void {
+  const guarded = work.catch((error: unknown) =>
+    console.error(JSON.stringify({ level: 'error', background: 'failed', error: String(error) })),
+  )
+  background.add(guarded)
+  void guarded.finally(() => background.delete(guarded))
+  const runtime = globalThis as { EdgeRuntime?: { waitUntil(promise: Promise<unknown>): void } }
+  runtime.EdgeRuntime?.waitUntil(guarded)
+}
+
+/** Resolves once every run working in the background here has ended. */
+export async function backgroundSettled(): Promise<void> {
+  while (background.size > 0) await Promise.all([...background])
+}

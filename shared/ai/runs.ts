@@ -1,0 +1,326 @@
+import { z } from '@hono/zod-openapi'
+import { createMessage, recordAgentMessage } from '../chat/service.ts'
+import type { Message } from '../chat/schemas.ts'
+import { agentContext, type ServiceContext, type Tx } from '../core/context.ts'
+import { ConflictError, NotFoundError, RateLimitedError } from '../core/errors.ts'
+import { page, readCursor } from '../core/pages.ts'
+import { columnsOf, TimestampSchema } from '../core/schemas.ts'
+import { defineVerb } from '../core/verb.ts'
+import { jsonParam } from '../db/columns.ts'
+import { withUser, withUserStatement } from '../db/with-user.ts'
+import { agentForRun } from './agents.ts'
+import { COORDINATOR_ID } from './crew.ts'
+import { loadRunLimits } from './limits.ts'
+import {
+  type Agent,
+  type Run,
+  RunCreateSchema,
+  RunIdInputSchema,
+  RunListQuerySchema,
+  RunSchema,
+  type RunStep,
+  RunStepSchema,
+} from './schemas.ts'
+
+// Runs are records (ADR 0019, 0024): one per answer an agent works on. The request that starts one
+// stores the user's message and the run in one short transaction; the work itself (model calls,
+// tools) happens after it, each write in a transaction of its own, never one held across a model call.
+
+const RUN_COLUMNS = columnsOf(RunSchema)
+const STEP_COLUMNS = columnsOf(RunStepSchema)
+
+export const runNotFound = () => new NotFoundError('No such run')
+
+/** Postgres's CS429 from private.check_run_limits, with its own message and wait. */
+function runLimitError(error: unknown): RateLimitedError | undefined {
+  const { code, message, detail } = (error ?? {}) as { code?: unknown; message?: string; detail?: string }
+  if (code !== 'CS429' || !message?.startsWith('At most')) return undefined
+  const seconds = Number(detail)
+  return new RateLimitedError(message, Number.isFinite(seconds) ? seconds : 60)
+}
+
+export interface StartedRun {
+  run: Run
+  message: Message
+  agent: Agent
+}
+
+/**
+ * Stores the user's message and a queued run answering it, after the user's run limits (at most
+ * AI_MAX_CONCURRENT_RUNS at once, AI_RUNS_PER_MINUTE a minute: 429). An unknown agent is a 404, a
+ * disabled one a 409, another user's conversation a 404; then nothing is stored.
+ */
+export const startRun = defineVerb('runs.start', RunCreateSchema, async ({ ctx, input }) => {
+  const limits = loadRunLimits()
+  try {
+    return await withUser(
+      ctx,
+      async (tx): Promise<StartedRun> => {
+        await tx`select private.check_run_limits(${limits.maxActiveRuns}, ${limits.runsPerMinute},
+                   ${`${limits.staleAfterSeconds} seconds`}::interval)`
+        const agent = await agentForRun(ctx, tx, input.agent_id ?? COORDINATOR_ID)
+        const message = await createMessage.trusted({
+          ctx: { ...ctx, tx },
+          input: {
+            conversation_id: input.conversation_id,
+            content: input.content,
+            role: 'user',
+            agent_id: input.agent_id,
+            metadata: input.metadata,
+          },
+        })
+        const [run] = await tx<Run[]>`
+          insert into public.agent_runs (user_id, conversation_id, trigger_message_id, agent_id)
+          values (${ctx.userId}, ${input.conversation_id}, ${message.id}, ${agent.id})
+          returning ${tx(RUN_COLUMNS)}`
+        return { run, message, agent }
+      },
+      ctx.tx,
+    )
+  } catch (error) {
+    throw runLimitError(error) ?? error
+  }
+})
+
+/** Runs list newest first: after (created_at, id), descending. */
+const ListPosition = z.tuple([TimestampSchema, z.uuid()])
+
+export const listRuns = defineVerb('runs.list', RunListQuerySchema, async ({ ctx, input }) => {
+  const after = readCursor(input.cursor, ListPosition)
+  const rows = await withUserStatement(
+    ctx,
+    (tx) => tx<Run[]>`
+      select ${tx(RUN_COLUMNS)} from public.agent_runs
+      where user_id = ${ctx.userId}
+        ${input.conversation_id ? tx`and conversation_id = ${input.conversation_id}` : tx``}
+        ${input.status ? tx`and status = any(${input.status}::public.run_status[])` : tx``}
+        ${after ? tx`and (created_at, id) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : tx``}
+      order by created_at desc, id desc
+      limit ${input.limit + 1}`,
+    ctx.tx,
+  )
+  return page(rows, input.limit, (row) => [row.created_at, row.id])
+})
+
+/** A run with its steps in order. */
+export const getRun = defineVerb('runs.get', RunIdInputSchema, async ({ ctx, input }) =>
+  withUser(
+    ctx,
+    async (tx) => {
+      const [run] = await tx<Run[]>`select ${tx(RUN_COLUMNS)} from public.agent_runs where id = ${input.id}`
+      if (!run) throw runNotFound()
+      const steps = await tx<RunStep[]>`
+        select ${tx(STEP_COLUMNS)} from public.agent_run_steps
+        where user_id = ${ctx.userId} and run_id = ${input.id} order by position`
+      return { ...run, steps }
+    },
+    ctx.tx,
+  ),
+)
+
+/** Runs working in this function instance, by id: cancelling one stops its provider stream at once. */
+const working = new Map<string, AbortController>()
+
+/** Registers a run's controller while it works here; the returned function forgets it. */
+export function workingHere(runId: string, controller: AbortController): () => void {
+  working.set(runId, controller)
+  return () => {
+    if (working.get(runId) === controller) working.delete(runId)
+  }
+}
+
+export class RunCancelled extends Error {
+  constructor() {
+    super('The run was cancelled')
+    this.name = 'RunCancelled'
+  }
+}
+
+/**
+ * Cancels a queued or running run: it is marked cancelled now; the instance working on it stops the
+ * provider's stream and its tools (at once if it is this one, else at its next heartbeat) and keeps
+ * the partial answer, marked. Cancelling a cancelled run again answers it as it is; one that has
+ * finished otherwise is a 409.
+ */
+export const cancelRun = defineVerb('runs.cancel', RunIdInputSchema, async ({ ctx, input }) => {
+  const run = await withUser(
+    ctx,
+    async (tx) => {
+      const [cancelled] = await tx<Run[]>`
+        update public.agent_runs set status = 'cancelled', finished_at = now()
+        where id = ${input.id} and status in ('queued', 'running')
+        returning ${tx(RUN_COLUMNS)}`
+      if (cancelled) return cancelled
+      const [current] = await tx<
+        Run[]
+      >`select ${tx(RUN_COLUMNS)} from public.agent_runs where id = ${input.id}`
+      if (!current) throw runNotFound()
+      if (current.status !== 'cancelled') throw new ConflictError(`The run has already ${current.status}`)
+      return current
+    },
+    ctx.tx,
+  )
+  working.get(run.id)?.abort(new RunCancelled())
+  return run
+})
+
+// What the work on a run writes, as the user (never the service role), each in a short transaction.
+
+/** queued → running with the model it starts on; false if the run was cancelled before it started. */
+export async function markRunning(
+  ctx: ServiceContext,
+  runId: string,
+  model: string | null,
+): Promise<boolean> {
+  const rows = await withUserStatement(
+    ctx,
+    (tx) => tx`
+      update public.agent_runs set status = 'running', started_at = now(), model = ${model}
+      where id = ${runId} and status = 'queued' returning 1`,
+  )
+  return rows.length === 1
+}
+
+/** Moves the run's row (it is alive); false once it is no longer running (cancelled elsewhere). */
+export async function heartbeat(ctx: ServiceContext, runId: string): Promise<boolean> {
+  const rows = await withUserStatement(
+    ctx,
+    (tx) =>
+      tx`update public.agent_runs set updated_at = now() where id = ${runId} and status = 'running' returning 1`,
+  )
+  return rows.length === 1
+}
+
+export interface StepRecord {
+  position: number
+  kind: RunStep['kind']
+  name: string
+  agentId: string
+  input?: Record<string, unknown>
+  output?: Record<string, unknown>
+  error?: { code: string; message: string } | null
+  usage?: Record<string, unknown> | null
+  startedAt: Date
+  finishedAt: Date
+}
+
+const MAX_STEP_JSON = 60 * 1024
+
+/** A step's JSON within the table's limit: too large a value is kept as the start of its text. */
+function bounded(value: Record<string, unknown> | undefined): Record<string, unknown> {
+  const text = JSON.stringify(value ?? {})
+  if (new TextEncoder().encode(text).length <= MAX_STEP_JSON) return value ?? {}
+  return { truncated: true, text: text.slice(0, MAX_STEP_JSON / 4) }
+}
+
+export async function insertStep(tx: Tx, userId: string, runId: string, step: StepRecord): Promise<void> {
+  await tx`
+    insert into public.agent_run_steps (user_id, run_id, position, kind, name, agent_id, input, output, error,
+                                        usage, started_at, finished_at)
+    values (${userId}, ${runId}, ${step.position}, ${step.kind}, ${step.name.slice(0, 200)}, ${step.agentId},
+            ${jsonParam(tx, bounded(step.input))}, ${jsonParam(tx, bounded(step.output))},
+            ${step.error ? jsonParam(tx, step.error) : null}, ${step.usage ? jsonParam(tx, step.usage) : null},
+            ${step.startedAt.toISOString()}, ${step.finishedAt.toISOString()})`
+}
+
+/** Records a step in a transaction of its own (and the tool message, if any, in the same one). */
+export async function recordStep(
+  ctx: ServiceContext,
+  runId: string,
+  step: StepRecord,
+  toolMessage?: { conversationId: string; content: string; metadata: Record<string, unknown> },
+): Promise<void> {
+  await withUser(ctx, async (tx) => {
+    await insertStep(tx, ctx.userId, runId, step)
+    if (toolMessage) {
+      await recordAgentMessage.trusted({
+        ctx: { ...agentActor(ctx, runId, step.agentId), tx },
+        input: {
+          conversation_id: toolMessage.conversationId,
+          role: 'tool',
+          content: toolMessage.content,
+          metadata: toolMessage.metadata,
+        },
+      })
+    }
+  })
+}
+
+/** The context an agent acts in for the user: their claims, the agent, the run and the message it answers. */
+export function agentActor(
+  ctx: ServiceContext,
+  runId: string,
+  agentId: string,
+  messageId: string | null = null,
+) {
+  return agentContext(ctx.claims, { agentId, runId, messageId })
+}
+
+export type Usage = Record<string, { input_tokens: number; output_tokens: number }>
+
+export interface RunEnding {
+  status: 'succeeded' | 'cancelled'
+  text: string
+  model: string | null
+  usage: Usage
+  conversationId: string
+  agentId: string
+  triggerMessageId: string | null
+}
+
+/**
+ * Stores the agent's answer (with the agent as its writer) and ends the run, in one transaction.
+ * A run cancelled meanwhile stays cancelled, and its partial answer is stored marked as such.
+ */
+export async function finishRun(
+  ctx: ServiceContext,
+  runId: string,
+  ending: RunEnding,
+): Promise<{ run: Run; message: Message }> {
+  return withUser(ctx, async (tx) => {
+    // A run cancelled (or found stale) meanwhile keeps that status; its answer is stored all the same.
+    const [run] = await tx<Run[]>`
+      update public.agent_runs
+      set status = case when status = 'running' then ${ending.status}::public.run_status else status end,
+          finished_at = case when status = 'running' then now() else finished_at end,
+          model = coalesce(${ending.model}, model), usage = ${jsonParam(tx, ending.usage)}
+      where id = ${runId}
+      returning ${tx(RUN_COLUMNS)}`
+    if (!run) throw runNotFound()
+    const cancelled = run.status === 'cancelled'
+    const message = await recordAgentMessage.trusted({
+      ctx: { ...agentActor(ctx, runId, ending.agentId, ending.triggerMessageId), tx },
+      input: {
+        conversation_id: ending.conversationId,
+        role: 'assistant',
+        content: ending.text,
+        metadata: {
+          run_id: runId,
+          model: ending.model,
+          usage: ending.usage,
+          ...(cancelled ? { cancelled: true, partial: true } : {}),
+        },
+      },
+    })
+    return { run, message }
+  })
+}
+
+/** Ends a run as failed, with the code and message a client sees; a run already finished is left as is. */
+export async function failRun(
+  ctx: ServiceContext,
+  runId: string,
+  error: { code: string; message: string },
+  usage?: Usage,
+): Promise<Run | undefined> {
+  const [run] = await withUserStatement(
+    ctx,
+    (tx) => tx<Run[]>`
+      update public.agent_runs
+      set status = 'failed', finished_at = now(), error = ${jsonParam(tx, error)},
+          usage = ${usage ? jsonParam(tx, usage) : tx`usage`}
+      where id = ${runId} and status in ('queued', 'running')
+      returning ${tx(RUN_COLUMNS)}`,
+  )
+  return run
+}

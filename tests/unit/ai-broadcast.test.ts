@@ -1,0 +1,51 @@
+import { expect, it } from 'vitest'
+import { type BroadcastMessage, RunBroadcaster } from '../../shared/ai/broadcast.ts'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+it('gathers text deltas into at most one token broadcast per interval, in order, with every other event', async () => {
+  const sent: Array<{ at: number; messages: BroadcastMessage[] }> = []
+  const broadcaster = new RunBroadcaster('c1', 'r1', async (topic, messages) => {
+    expect(topic).toBe('conversation:c1')
+    sent.push({ at: Date.now(), messages })
+    await sleep(5)
+  })
+  broadcaster.send('run_started', { agent_id: 'coordinator' })
+  const deltas = Array.from({ length: 100 }, (_, i) => `t${i} `)
+  const started = Date.now()
+  for (const delta of deltas) {
+    broadcaster.token(delta)
+    await sleep(3)
+  }
+  broadcaster.send('run_finished', { message_id: 'm1' })
+  await broadcaster.settled()
+  const elapsed = Date.now() - started
+
+  const events = sent.flatMap((request) => request.messages)
+  expect(events.map((event) => event.payload.seq)).toEqual(events.map((_, i) => i))
+  expect(events[0].event).toBe('run_started')
+  expect(events.at(-1)?.event).toBe('run_finished')
+  const tokens = events.filter((event) => event.event === 'token')
+  expect(tokens.map((event) => event.payload.text).join('')).toBe(deltas.join(''))
+  // 50 ms apart at the least: about 20 a second.
+  expect(tokens.length).toBeLessThanOrEqual(Math.ceil(elapsed / 50) + 2)
+})
+
+it('does not stop a run when Realtime refuses a broadcast', async () => {
+  let calls = 0
+  const broadcaster = new RunBroadcaster('c1', 'r1', async () => {
+    calls++
+    throw new Error('Realtime answered 500')
+  })
+  const errors = console.error
+  console.error = () => {}
+  try {
+    broadcaster.send('run_started', {})
+    broadcaster.token('Hello')
+    broadcaster.send('run_failed', { error: { code: 'internal' } })
+    await broadcaster.settled()
+  } finally {
+    console.error = errors
+  }
+  expect(calls).toBeGreaterThanOrEqual(1)
+})
