@@ -10,12 +10,14 @@ import {
   checkSize,
   type Extracted,
   extractText,
+  isImageType,
   isTextType,
   MAX_DOCUMENT_BYTES,
   normalizeMimeType,
   UnsupportedMediaTypeError,
 } from './extract.ts'
 import { drainInBackground, runJobs } from './indexing.ts'
+import { transcribeForDocument } from './transcribe.ts'
 import {
   DocumentGetSchema,
   DocumentListQuerySchema,
@@ -104,8 +106,9 @@ async function index(
 /** A source's text ready to store: extracted (text types) or transcribed (images). */
 async function contentOf(bytes: Uint8Array, mimeType: string): Promise<Extracted> {
   if (isTextType(mimeType)) return extractText(bytes, mimeType)
+  if (isImageType(mimeType)) return transcribeForDocument(bytes, mimeType)
   throw new UnsupportedMediaTypeError(
-    `Documents may be text/plain, text/markdown, text/html or application/pdf; not ${mimeType}`,
+    `Documents may be text/plain, text/markdown, text/html, application/pdf, image/png, image/jpeg or image/webp; not ${mimeType}`,
   )
 }
 
