@@ -19,6 +19,8 @@ alter table public.documents
   -- The model the document's chunks are embedded with; null until it is first ready.
   add column embedding_model text,
   add column processed_at timestamptz,
+  -- A paged source's pages (PDF): [{page, start, end}], where each page's text is in `content`.
+  add column pages jsonb,
   add constraint documents_mime_type_length check (char_length(mime_type) between 1 and 200),
   add constraint documents_size_range check (size_bytes between 0 and 10485760),
   add constraint documents_checksum_format check (checksum ~ '^[0-9a-f]{64}$'),
@@ -27,6 +29,7 @@ alter table public.documents
   add constraint documents_failed_has_error check (status <> 'failed' or error is not null),
   add constraint documents_ready_has_no_error check (status <> 'ready' or error is null),
   add constraint documents_embedding_model_length check (char_length(embedding_model) between 1 and 200),
+  add constraint documents_pages_is_array check (jsonb_typeof(pages) = 'array'),
   add constraint documents_checksum_key unique (user_id, checksum);
 
 -- GET ai/documents?status=…: a user's documents of one status, newest first.
@@ -85,6 +88,9 @@ alter table public.document_chunks
   ) stored;
 
 create index document_chunks_search_idx on public.document_chunks using gin (search);
+
+-- Which of a user's sources are embedded by another model than the configured one (re-embedding).
+create index document_chunks_user_id_embedding_model_idx on public.document_chunks (user_id, embedding_model);
 
 -- One HNSW index per model, on its vectors at its dimension; a query names the model and casts to
 -- the same dimension (public.search_knowledge), so the planner uses that model's index only.

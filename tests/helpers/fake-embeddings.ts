@@ -18,6 +18,8 @@ export interface FakeEmbeddings {
   requests: EmbeddingsRequest[]
   /** The next n requests answer with this status. */
   failNext(status: number, times?: number): void
+  /** Answers every request again. */
+  recover(): void
   close(): Promise<void>
 }
 
@@ -83,6 +85,9 @@ export async function startFakeEmbeddings(): Promise<FakeEmbeddings> {
     requests,
     failNext(status, times = 1) {
       for (let i = 0; i < times; i++) failures.push(status)
+    },
+    recover() {
+      failures.length = 0
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }

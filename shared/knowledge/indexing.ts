@@ -1,0 +1,286 @@
+import type { Block } from '../blocknote/schema.ts'
+import type { ServiceContext } from '../core/context.ts'
+import { defineVerb } from '../core/verb.ts'
+import { withUser, withUserStatement } from '../db/with-user.ts'
+import { inBackground } from './background.ts'
+import { type ChunkOptions, chunkText, type PageSpan } from './chunking.ts'
+import {
+  configuredEmbeddingModel,
+  type Embedder,
+  type EmbeddingModelName,
+  getEmbedder,
+} from './embeddings.ts'
+import { noteText } from './extract.ts'
+import { DrainSchema } from './schemas.ts'
+
+// The indexing queue's worker (docs/adr/0028): claim a user's due jobs in one short transaction,
+// chunk and embed each source with no transaction open (a model call may take seconds), then
+// replace the source's chunks in one transaction. A failed attempt is tried again later (backoff);
+// after MAX_ATTEMPTS a document is failed with the error. Runs as the user: RLS decides what it
+// sees, and it writes nothing of anyone else's.
+
+export const MAX_ATTEMPTS = 5
+/** How long a claim holds: a worker that died frees its jobs after this. */
+const LEASE_SECONDS = 300
+
+interface Job {
+  id: string
+  document_id: string | null
+  note_id: string | null
+  requested_at: string
+  attempts: number
+}
+
+interface Source {
+  title: string
+  text: string
+  format: ChunkOptions['format']
+  pages?: PageSpan[]
+  createdAt: string
+}
+
+export interface ChunkRow {
+  chunk_index: number
+  content: string
+  context: string
+  heading_path: string[]
+  page: number | null
+  char_start: number
+  char_end: number
+  token_count: number
+  embedding: number[]
+}
+
+const errorText = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).slice(0, 2000) || 'Unknown error'
+
+/** Backoff before attempt n + 1: 5 s, 20 s, 80 s, 320 s. */
+const backoffSeconds = (attempts: number) => 5 * 4 ** Math.max(0, attempts - 1)
+
+/** A document's text is chunked as its type reads: Markdown and HTML (stored as Markdown) by headings. */
+export const formatOf = (mimeType: string): ChunkOptions['format'] =>
+  mimeType === 'text/markdown' || mimeType === 'text/html' ? 'markdown' : 'plain'
+
+/** Chunks of a source, each with the text its vector is made from: context (title › headings) and passage. */
+export async function chunkSource(source: Source, embedder: Embedder): Promise<ChunkRow[]> {
+  const chunks = await chunkText(source.text, { format: source.format, pages: source.pages })
+  const contexts = chunks.map((chunk) => {
+    const path =
+      chunk.headingPath[0] === source.title ? chunk.headingPath : [source.title, ...chunk.headingPath]
+    return path.filter(Boolean).join(' › ').slice(0, 4000)
+  })
+  const vectors = await embedder.embed(chunks.map((chunk, i) => `${contexts[i]}\n\n${chunk.content}`))
+  return chunks.map((chunk, i) => ({
+    chunk_index: chunk.index,
+    content: chunk.content,
+    context: contexts[i],
+    heading_path: chunk.headingPath,
+    page: chunk.page,
+    char_start: chunk.charStart,
+    char_end: chunk.charEnd,
+    token_count: chunk.tokenCount,
+    embedding: vectors[i],
+  }))
+}
+
+/** Queues every source of the user's whose chunks are of another model than `model` (a model change). */
+async function queueOtherModels(ctx: ServiceContext, model: EmbeddingModelName): Promise<void> {
+  await withUserStatement(
+    ctx,
+    (tx) => tx`
+      with stale_documents as (
+        select d.id from public.documents as d
+        where d.user_id = ${ctx.userId} and d.status = 'ready' and d.embedding_model is distinct from ${model}
+      ), stale_notes as (
+        select distinct c.note_id as id from public.document_chunks as c
+        where c.user_id = ${ctx.userId} and c.note_id is not null and c.embedding_model is distinct from ${model}
+      ), queued_documents as (
+        insert into public.knowledge_jobs (user_id, document_id)
+        select ${ctx.userId}, id from stale_documents
+        on conflict (user_id, document_id) do nothing
+      )
+      insert into public.knowledge_jobs (user_id, note_id)
+      select ${ctx.userId}, id from stale_notes
+      on conflict (user_id, note_id) do nothing`,
+  )
+}
+
+/** Claims up to `limit` due jobs (or the ones named); documents among them become `processing`. */
+async function claim(ctx: ServiceContext, limit: number, ids?: string[]): Promise<Job[]> {
+  return withUser(ctx, async (tx) => {
+    // A job whose last attempt's worker died (lease over, no attempts left) fails its document.
+    await tx`
+      with dead as (
+        delete from public.knowledge_jobs
+        where user_id = ${ctx.userId} and attempts >= ${MAX_ATTEMPTS} and locked_until < now()
+          and document_id is not null
+        returning document_id, last_error
+      )
+      update public.documents as d
+      set status = 'failed', error = coalesce(dead.last_error, 'Processing did not finish')
+      from dead where d.id = dead.document_id`
+    const jobs = await tx<Job[]>`
+      update public.knowledge_jobs as j
+      set locked_until = now() + make_interval(secs => ${LEASE_SECONDS}), attempts = j.attempts + 1
+      where j.id in (
+        select id from public.knowledge_jobs
+        where user_id = ${ctx.userId} and run_after <= now() and attempts < ${MAX_ATTEMPTS}
+          and (locked_until is null or locked_until < now())
+          ${ids ? tx`and id = any(${ids}::uuid[])` : tx``}
+        order by run_after
+        limit ${limit}
+        for update skip locked
+      )
+      returning j.id, j.document_id, j.note_id, j.requested_at::text, j.attempts`
+    const documents = jobs.flatMap((job) => (job.document_id ? [job.document_id] : []))
+    if (documents.length > 0) {
+      await tx`update public.documents set status = 'processing' where id = any(${documents}::uuid[])`
+    }
+    return jobs
+  })
+}
+
+async function loadSource(ctx: ServiceContext, job: Job): Promise<Source | undefined> {
+  return withUser(ctx, async (tx) => {
+    if (job.document_id) {
+      const [row] = await tx<
+        Array<{
+          title: string
+          content: string
+          mime_type: string
+          pages: PageSpan[] | null
+          created_at: string
+        }>
+      >`select title, content, mime_type, pages, created_at from public.documents where id = ${job.document_id}`
+      return row
+        ? {
+            title: row.title,
+            text: row.content,
+            format: formatOf(row.mime_type),
+            pages: row.pages ?? undefined,
+            createdAt: row.created_at,
+          }
+        : undefined
+    }
+    const [note] = await tx<Array<{ title: string; content: Block[]; created_at: string }>>`
+      select title, content, created_at from public.notes where id = ${job.note_id}`
+    return note
+      ? {
+          title: note.title,
+          text: noteText(note.title, note.content),
+          format: 'markdown',
+          createdAt: note.created_at,
+        }
+      : undefined
+  })
+}
+
+/** Replaces the source's chunks with these, in one transaction; the job goes unless the source was saved again. */
+async function store(ctx: ServiceContext, job: Job, source: Source, rows: ChunkRow[], model: string) {
+  await withUser(ctx, async (tx) => {
+    const column = job.document_id ? tx`document_id` : tx`note_id`
+    const sourceId = job.document_id ?? job.note_id
+    // Deleted meanwhile: its job went with it, and there is nothing to store.
+    const [present] = job.document_id
+      ? await tx`select 1 from public.documents where id = ${sourceId} for update`
+      : await tx`select 1 from public.notes where id = ${sourceId} for share`
+    if (!present) return
+    await tx`delete from public.document_chunks where user_id = ${ctx.userId} and ${column} = ${sourceId}`
+    if (rows.length > 0) {
+      await tx`
+        insert into public.document_chunks
+          (user_id, document_id, note_id, chunk_index, content, context, heading_path, page, char_start, char_end,
+           token_count, embedding, embedding_model, source_created_at)
+        select ${ctx.userId}, ${job.document_id}, ${job.note_id}, r.chunk_index, r.content, r.context, r.heading_path,
+               r.page, r.char_start, r.char_end, r.token_count, r.embedding::extensions.vector, ${model},
+               ${source.createdAt}::timestamptz
+        from jsonb_to_recordset(${tx.json(rows as never)}::jsonb) as r (
+          chunk_index integer, content text, context text, heading_path text[], page integer,
+          char_start integer, char_end integer, token_count integer, embedding real[])`
+    }
+    if (job.document_id) {
+      await tx`
+        update public.documents
+        set status = 'ready', error = null, embedding_model = ${model}, processed_at = now()
+        where id = ${job.document_id}`
+    }
+    const [done] = await tx`
+      delete from public.knowledge_jobs where id = ${job.id} and requested_at = ${job.requested_at}::timestamptz
+      returning 1`
+    if (!done) {
+      // Saved again while this ran: the job stays, due now, for the newer version.
+      await tx`update public.knowledge_jobs set locked_until = null, attempts = 0 where id = ${job.id}`
+    }
+  })
+}
+
+async function recordFailure(ctx: ServiceContext, job: Job, error: unknown): Promise<void> {
+  const message = errorText(error)
+  const last = job.attempts >= MAX_ATTEMPTS
+  await withUser(ctx, async (tx) => {
+    await tx`
+      update public.knowledge_jobs
+      set locked_until = null, last_error = ${message},
+          run_after = now() + make_interval(secs => ${backoffSeconds(job.attempts)})
+      where id = ${job.id}`
+    if (job.document_id) {
+      await tx`
+        update public.documents set status = ${last ? 'failed' : 'pending'}, error = ${message}
+        where id = ${job.document_id}`
+      if (last) await tx`delete from public.knowledge_jobs where id = ${job.id}`
+    }
+  })
+}
+
+export interface DrainResult {
+  /** Sources indexed (chunked, embedded, stored). */
+  indexed: number
+  /** Attempts that failed (to be tried again, or failed for good after the last). */
+  failed: number
+}
+
+/** Runs jobs: the named ones, or up to `limit` due ones. */
+export async function runJobs(
+  ctx: ServiceContext,
+  options: { limit: number; ids?: string[] },
+): Promise<DrainResult> {
+  const own: ServiceContext = { ...ctx, tx: undefined }
+  const model = configuredEmbeddingModel()
+  if (!options.ids) await queueOtherModels(own, model)
+  const jobs = await claim(own, options.limit, options.ids)
+  const result: DrainResult = { indexed: 0, failed: 0 }
+  for (const job of jobs) {
+    try {
+      const source = await loadSource(own, job)
+      if (!source) continue
+      const embedder = await getEmbedder(model)
+      const rows = await chunkSource(source, embedder)
+      await store(own, job, source, rows, embedder.model)
+      result.indexed++
+    } catch (error) {
+      result.failed++
+      await recordFailure(own, job, error).catch((failure: unknown) =>
+        console.error('recording a failed knowledge job failed:', failure),
+      )
+    }
+  }
+  return result
+}
+
+/**
+ * Indexes the user's queued sources: notes saved since, documents uploaded or reindexed, and every
+ * source of another embedding model than the configured one. Returns what it did.
+ */
+export const drainKnowledge = defineVerb('knowledge.drain', DrainSchema, ({ ctx, input }) =>
+  runJobs(ctx, { limit: input.limit }),
+)
+
+/** Drains the user's queue after the response (a few rounds, while there is work). */
+export function drainInBackground(ctx: ServiceContext, rounds = 20): void {
+  inBackground('knowledge.drain', async () => {
+    for (let round = 0; round < rounds; round++) {
+      const { indexed, failed } = await runJobs(ctx, { limit: 10 })
+      if (indexed + failed === 0) return
+    }
+  })
+}
