@@ -6,7 +6,8 @@ import { setRunLimitsForTests } from '../../shared/ai/limits.ts'
 import { setAiConfigForTests } from '../../shared/config.ts'
 import { closeSql } from '../../shared/db/client.ts'
 import { noProviders, useProviders } from '../helpers/ai.ts'
-import { expectError, expectJson, type Page } from '../helpers/domain.ts'
+import { expectJson, type Page } from '../helpers/domain.ts'
+import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { type FakeAnthropic, startFakeAnthropic } from '../helpers/fake-anthropic.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import type { FakeProvider, FakeReply } from '../helpers/fake-provider.ts'
@@ -474,7 +475,7 @@ describe('runs: what is refused, and limits', () => {
     )
     expect(run).toMatchObject({ status: 'failed', error: { code: 'provider_unavailable' } })
     expect(run.error?.message).toContain('OPENAI_API_KEY')
-    const error = await expectError(
+    const error = await expectErrorEnvelope(
       await call(
         ada,
         'POST',
@@ -507,33 +508,37 @@ describe('runs: what is refused, and limits', () => {
     const before = await footprint(ada)
     const bobBefore = await footprint(bob)
     const send = (body: unknown) => call(ada, 'POST', '/ai/runs', body)
-    await expectError(
+    await expectErrorEnvelope(
       await send({ conversation_id: conversationId, agent_id: 'no_such_agent', content: 'x' }),
       404,
       'not_found',
     )
-    await expectError(
+    await expectErrorEnvelope(
       await send({ conversation_id: conversationId, agent_id: crypto.randomUUID(), content: 'x' }),
       404,
       'not_found',
     )
-    await expectError(
+    await expectErrorEnvelope(
       await send({ conversation_id: conversationId, agent_id: 'planner', content: 'x' }),
       409,
       'conflict',
     )
-    await expectError(await send({ conversation_id: bobsConversation, content: 'pwned' }), 404, 'not_found')
-    await expectError(
+    await expectErrorEnvelope(
+      await send({ conversation_id: bobsConversation, content: 'pwned' }),
+      404,
+      'not_found',
+    )
+    await expectErrorEnvelope(
       await send({ conversation_id: conversationId, content: '   ' }),
       422,
       'validation_failed',
     )
-    await expectError(
+    await expectErrorEnvelope(
       await send({ conversation_id: conversationId, content: 'x'.repeat(40_000) }),
       422,
       'validation_failed',
     )
-    await expectError(await send({ conversation_id: 'nope', content: 'x' }), 422, 'validation_failed')
+    await expectErrorEnvelope(await send({ conversation_id: 'nope', content: 'x' }), 422, 'validation_failed')
     expect(await footprint(ada)).toEqual(before)
     expect(await footprint(bob)).toEqual(bobBefore)
     const bobSees = await expectJson<Page<Run>>(
@@ -552,7 +557,7 @@ describe('runs: what is refused, and limits', () => {
     const second = await start(ada, { conversation_id: conversationId, content: 'two' })
     const before = await footprint(ada)
     const refused = await call(ada, 'POST', '/ai/runs', { conversation_id: conversationId, content: 'three' })
-    const error = await expectError(refused, 429, 'rate_limited')
+    const error = await expectErrorEnvelope(refused, 429, 'rate_limited')
     expect(error.message).toContain('At most 2 runs')
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
     expect(await footprint(ada)).toEqual(before)
@@ -574,13 +579,13 @@ describe('runs: what is refused, and limits', () => {
     if (new Date().getSeconds() > 55) await new Promise((resolve) => setTimeout(resolve, 6000))
     for (const content of ['a', 'b', 'c']) await start(user, { conversation_id: conversationId, content })
     const refused = await call(user, 'POST', '/ai/runs', { conversation_id: conversationId, content: 'd' })
-    await expectError(refused, 429, 'rate_limited')
+    await expectErrorEnvelope(refused, 429, 'rate_limited')
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
     const [count] = await sql`select count from private.request_counts where key = ${`runs:${user.id}`}`
     expect(count.count).toBe(3)
     // Deleting the conversation (and its runs) does not reset the count.
     await sql`delete from public.conversations where id = ${conversationId}`
-    await expectError(
+    await expectErrorEnvelope(
       await call(user, 'POST', '/ai/runs', { conversation_id: await conversation(user), content: 'e' }),
       429,
       'rate_limited',

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { PROJECT_ROOT } from '../../scripts/stack/migrate.ts'
+import { PROJECT_ROOT } from '../../scripts/paths.ts'
 
 // The knowledge layer runs under Deno (the ai function's runtime), type-checked there, with the
 // permissions the local stack gives a function: chunking, the local embedder, HTML and PDF text.
