@@ -606,8 +606,9 @@ describe('runs: what is refused, and limits', () => {
       returning id`
     // As if its instance stopped ten minutes ago (the trigger that moves updated_at is off for this).
     await sql.begin(async (tx) => {
-      await tx`set local session_replication_role = replica`
+      await tx`alter table public.agent_runs disable trigger set_updated_at`
       await tx`update public.agent_runs set updated_at = now() - interval '10 minutes' where id = ${stale.id}`
+      await tx`alter table public.agent_runs enable trigger set_updated_at`
     })
     await start(user, { conversation_id: conversationId, content: 'again' })
     expect(await runOf(user, stale.id)).toMatchObject({ status: 'failed', error: { code: 'interrupted' } })

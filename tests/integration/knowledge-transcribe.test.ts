@@ -14,7 +14,7 @@ import {
 } from '../../shared/knowledge/transcribe.ts'
 import { noProviders, useProviders } from '../helpers/ai.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
-import { renderText } from '../helpers/images.ts'
+import { renderText, canRender } from '../helpers/images.ts'
 import { twoUsers } from '../helpers/stack.ts'
 
 // Transcription of generated images of known text: offline OCR (tesseract.js with the English data
@@ -50,7 +50,8 @@ async function failure(call: Promise<unknown>): Promise<DomainError> {
   return error as DomainError
 }
 
-describe('knowledge.transcribe', () => {
+// The images are rendered by ImageMagick, which .ci/run installs; without it this file is skipped, not passed.
+describe.skipIf(!canRender)('knowledge.transcribe', () => {
   it('reads a PNG and a JPEG of known text offline, with tesseract', { timeout: 60_000 }, async () => {
     const ctx = await as()
     const lines = ['The quick brown fox', 'jumps over the lazy dog']
