@@ -1,5 +1,5 @@
 import { DefaultChatTransport, readUIMessageStream, type UIMessage } from 'ai'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { app } from '../../functions/ai/app.ts'
 import { backgroundSettled } from '../../shared/ai/engine.ts'
 import { setRunLimitsForTests } from '../../shared/ai/limits.ts'
@@ -169,6 +169,8 @@ describe.each(cases)('runs with $provider', ({ provider, fake, configure, receiv
     seen = fake().requests.length
   }
   const reply = (...replies: FakeReply[]) => fake().reply(...replies)
+  // These tests start many runs a minute; the per-minute limit has tests of its own below.
+  beforeEach(() => setRunLimitsForTests({ runsPerMinute: 0 }))
 
   beforeAll(async () => {
     ada = await createUser('ada')
@@ -298,6 +300,60 @@ describe.each(cases)('runs with $provider', ({ provider, fake, configure, receiv
     expect(received(seen).tools).toContain('create_task')
   })
 
+  it('lets the coordinator delegate to the task manager, whose task carries its own provenance', async () => {
+    configure()
+    mark()
+    const conversationId = await conversation(ada)
+    reply(
+      {
+        toolCalls: [
+          { name: 'delegate', args: { agent_id: 'task_manager', task: 'Add a task: water the plants' } },
+        ],
+      },
+      { toolCalls: [{ name: 'create_task', args: { title: 'Water the plants' } }] },
+      { text: 'Created “Water the plants”.' },
+      { text: 'The task manager added it.' },
+    )
+    const run = await start(ada, {
+      conversation_id: conversationId,
+      content: 'Remind me to water the plants',
+    })
+    await backgroundSettled()
+    const done = await runOf(ada, run.id)
+    expect(done.status).toBe('succeeded')
+    expect(done.steps.map((step) => [step.kind, step.agent_id, step.name])).toEqual([
+      ['context', 'coordinator', 'context'],
+      ['model_call', 'coordinator', expect.any(String)],
+      ['model_call', 'task_manager', expect.any(String)],
+      ['tool_call', 'task_manager', 'create_task'],
+      ['model_call', 'task_manager', expect.any(String)],
+      ['delegation', 'coordinator', 'task_manager'],
+      ['model_call', 'coordinator', expect.any(String)],
+    ])
+    expect(done.steps[5].output).toMatchObject({
+      result: { agent_id: 'task_manager', answer: 'Created “Water the plants”.' },
+    })
+    const [task] =
+      await sql`select source, source_reference from public.tasks where user_id = ${ada.id} and title = 'Water the plants'`
+    expect(task.source_reference).toEqual({
+      agent_id: 'task_manager',
+      run_id: run.id,
+      message_id: run.trigger_message_id,
+    })
+    // The coordinator is offered the delegation; the specialist gets its own prompt and tools, and no delegation.
+    expect(received(seen).tools).toContain('delegate')
+    expect(received(seen + 1).system).toContain('Task manager')
+    expect(received(seen + 1).tools).toContain('create_task')
+    expect(received(seen + 1).tools).not.toContain('delegate')
+    expect(received(seen + 3).toolResults.at(-1)).toContain('Created “Water the plants”.')
+    const messages = await messagesOf(conversationId)
+    expect(messages.at(-1)).toMatchObject({
+      role: 'assistant',
+      agent_id: 'coordinator',
+      content: 'The task manager added it.',
+    })
+  })
+
   it('hands a tool’s validation error back to the model, which corrects itself; the run succeeds', async () => {
     configure()
     mark()
@@ -380,7 +436,7 @@ describe.each(cases)('runs with $provider', ({ provider, fake, configure, receiv
 
   it('fails the run after the provider’s 500s and after a provider that hangs (provider_unavailable)', async () => {
     configure()
-    setRunLimitsForTests({ maxRetries: 0, modelTimeoutMs: 300 })
+    setRunLimitsForTests({ maxRetries: 0, modelTimeoutMs: 300, runsPerMinute: 0 })
     const conversationId = await conversation(ada)
     reply({ error: { status: 500 } })
     const down = await start(ada, { conversation_id: conversationId, content: 'Are you there?' })
