@@ -10,6 +10,7 @@ import { z } from 'zod'
 import { END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph'
 import type { ServiceContext } from '../core/context.ts'
 import { DomainError, toDomainError } from '../core/errors.ts'
+import { withUser } from '../db/with-user.ts'
 import { streamChat } from './chat.ts'
 import type { ToolName } from './crew.ts'
 import { getAgent } from './agents.ts'
@@ -21,6 +22,7 @@ import {
   failRun,
   finishRun,
   heartbeat,
+  insertStep,
   markRunning,
   RunCancelled,
   recordStep,
@@ -128,9 +130,25 @@ export async function executeRun(job: RunJob): Promise<void> {
   try {
     const models = resolveModels(agent.model ?? undefined)
     model = models[0].name
-    running = await markRunning(ctx, run.id, model)
+    // One short transaction before the first model call: running, the context, its step.
+    const context = await withUser(ctx, async (tx) => {
+      running = await markRunning(ctx, run.id, model, tx)
+      if (!running) return undefined
+      const startedAt = new Date()
+      const loaded = await loadRunContext(ctx, agent, run.conversation_id, tx)
+      await insertStep(tx, ctx.userId, run.id, {
+        position: position++,
+        kind: 'context',
+        name: 'context',
+        agentId: agent.id,
+        input: loaded.included,
+        startedAt,
+        finishedAt: new Date(),
+      })
+      return loaded
+    })
     // Cancelled before it started: nothing to do, the run is already a record.
-    if (!running) return
+    if (!context) return
     beating = setInterval(() => {
       heartbeat(ctx, run.id).then(
         (alive) => {
@@ -140,18 +158,6 @@ export async function executeRun(job: RunJob): Promise<void> {
       )
     }, limits.heartbeatMs)
     sink.started({ agent_id: agent.id, model, trigger_message_id: run.trigger_message_id })
-
-    const startedAt = new Date()
-    const context = await loadRunContext(ctx, agent, run.conversation_id)
-    await recordStep(ctx, run.id, {
-      position: position++,
-      kind: 'context',
-      name: 'context',
-      agentId: agent.id,
-      input: context.included,
-      startedAt,
-      finishedAt: new Date(),
-    })
 
     let modelCalls = 0
     let toolCalls = 0

@@ -171,12 +171,14 @@ export async function markRunning(
   ctx: ServiceContext,
   runId: string,
   model: string | null,
+  joined?: Tx,
 ): Promise<boolean> {
   const rows = await withUserStatement(
     ctx,
     (tx) => tx`
       update public.agent_runs set status = 'running', started_at = now(), model = ${model}
       where id = ${runId} and status = 'queued' returning 1`,
+    joined,
   )
   return rows.length === 1
 }
