@@ -507,6 +507,119 @@ describe.each(cases)('runs with $provider', ({ provider, fake, configure, receiv
   })
 })
 
+describe('runs: a user’s own agent, and the bounds of a run', () => {
+  let ada: TestUser
+  beforeAll(async () => {
+    ada = await createUser('ada')
+  })
+  beforeEach(() => {
+    useProviders({ openai }, { defaultModel: 'openai:gpt-test' })
+    setRunLimitsForTests({ runsPerMinute: 0 })
+  })
+
+  it('runs a user’s own agent with its role, instructions, tools and model', async () => {
+    const agent = await expectJson<{ id: string }>(
+      await call(ada, 'POST', '/ai/agents', {
+        name: 'Gardener',
+        role: 'Keeper of the garden list',
+        goal: 'Track what the garden needs',
+        instructions: 'Always answer in one sentence.',
+        tools: ['create_task'],
+        model: 'openai:gpt-garden',
+        temperature: 0.7,
+      }),
+      201,
+    )
+    const seen = openai.requests.length
+    openai.reply({ text: 'Noted.' })
+    const run = await start(ada, {
+      conversation_id: await conversation(ada),
+      agent_id: agent.id,
+      content: 'Roses',
+    })
+    await backgroundSettled()
+    expect(await runOf(ada, run.id)).toMatchObject({
+      status: 'succeeded',
+      agent_id: agent.id,
+      model: 'openai:gpt-garden',
+    })
+    const { body } = openai.requests[seen]
+    expect(body.model).toBe('gpt-garden')
+    expect(body.temperature).toBe(0.7)
+    expect(String(body.messages[0].content)).toContain('You are Gardener, Keeper of the garden list.')
+    expect(String(body.messages[0].content)).toContain('Always answer in one sentence.')
+    expect((body.tools ?? []).map((t) => t.function.name)).toEqual(['create_task'])
+  })
+
+  it('stops at the run’s limit of model calls and of tool calls, saying so', async () => {
+    setRunLimitsForTests({ runsPerMinute: 0, maxModelCalls: 3, maxToolCalls: 2 })
+    const seen = openai.requests.length
+    const listing = { toolCalls: [{ name: 'list_tasks', args: {} }] }
+    openai.reply(
+      listing,
+      {
+        toolCalls: [
+          { name: 'list_tasks', args: {} },
+          { name: 'list_tasks', args: {} },
+        ],
+      },
+      listing,
+    )
+    const run = await start(ada, {
+      conversation_id: await conversation(ada),
+      agent_id: 'task_manager',
+      content: 'Loop',
+    })
+    await backgroundSettled()
+    const done = await runOf(ada, run.id)
+    expect(done.status).toBe('succeeded')
+    expect(openai.requests.length - seen).toBe(3)
+    const tools = done.steps.filter((step) => step.kind === 'tool_call')
+    expect(tools.map((step) => step.error?.code ?? 'ok')).toEqual(['ok', 'ok', 'limit_reached'])
+    const [answer] = await sql`
+      select content from public.messages where conversation_id = ${done.conversation_id} and role = 'assistant'`
+    expect(answer.content).toContain('limit of 3 model calls')
+  })
+
+  it('fails a run that takes longer than its wall-clock limit (timeout)', async () => {
+    setRunLimitsForTests({ runsPerMinute: 0, runTimeoutMs: 1000 })
+    openai.reply({ text: Array.from({ length: 100 }, (_, i) => `slow${i} `), delayMs: 50 })
+    const run = await start(ada, { conversation_id: await conversation(ada), content: 'Take your time' })
+    await backgroundSettled()
+    expect(await runOf(ada, run.id)).toMatchObject({ status: 'failed', error: { code: 'timeout' } })
+  })
+
+  it('cancels a streamed run when its client goes away', async () => {
+    const conversationId = await conversation(ada)
+    openai.reply({ text: Array.from({ length: 200 }, (_, i) => `w${i} `), delayMs: 20 })
+    const abort = new AbortController()
+    const response = await app.request('/ai/runs', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${ada.token}`,
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+      },
+      body: JSON.stringify({ conversation_id: conversationId, content: 'Long story' }),
+      signal: abort.signal,
+    })
+    const runId = response.headers.get('x-run-id') as string
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    let text = ''
+    while (!text.includes('w3 ')) text += new TextDecoder().decode((await reader.read()).value)
+    abort.abort()
+    await reader.cancel().catch(() => {})
+    await until(
+      async () =>
+        (await sql`select status from public.agent_runs where id = ${runId}`)[0].status === 'cancelled',
+    )
+    await backgroundSettled()
+    await until(async () => (await messagesOf(conversationId)).length === 2)
+    const [, partial] = await messagesOf(conversationId)
+    expect(partial.metadata).toMatchObject({ cancelled: true })
+  })
+})
+
 describe('runs: what is refused, and limits', () => {
   let ada: TestUser
   let bob: TestUser
