@@ -1,6 +1,7 @@
 import { DefaultChatTransport, readUIMessageStream, type UIMessage } from 'ai'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { app } from '../../functions/ai/app.ts'
+import { app as notesApp } from '../../functions/notes/app.ts'
 import { backgroundSettled } from '../../shared/ai/engine.ts'
 import { setRunLimitsForTests } from '../../shared/ai/limits.ts'
 import { setAiConfigForTests } from '../../shared/config.ts'
@@ -352,6 +353,65 @@ describe.each(cases)('runs with $provider', ({ provider, fake, configure, receiv
       agent_id: 'coordinator',
       content: 'The task manager added it.',
     })
+  })
+
+  it('turns a note into tasks: one per line, each with the agent’s provenance', async () => {
+    configure()
+    mark()
+    const conversationId = await conversation(ada)
+    const props = { textColor: 'default', backgroundColor: 'default', textAlignment: 'left' }
+    const note = await expectJson<{ id: string }>(
+      await notesApp.request('/notes', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ada.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          title: 'Saturday',
+          content: [
+            {
+              id: 'p1',
+              type: 'paragraph',
+              props,
+              content: [{ type: 'text', text: 'Fix the bike', styles: {} }],
+              children: [],
+            },
+            {
+              id: 'p2',
+              type: 'bulletListItem',
+              props,
+              content: [{ type: 'text', text: 'Call grandma', styles: {} }],
+              children: [],
+            },
+          ],
+        }),
+      }),
+      201,
+    )
+    reply(
+      { toolCalls: [{ name: 'read_note', args: { id: note.id } }] },
+      { toolCalls: [{ name: 'note_to_tasks', args: { id: note.id } }] },
+      { text: 'Two tasks made.' },
+    )
+    const run = await start(ada, {
+      conversation_id: conversationId,
+      agent_id: 'task_manager',
+      content: 'Turn my Saturday note into tasks',
+    })
+    await backgroundSettled()
+    expect((await runOf(ada, run.id)).status).toBe('succeeded')
+    // The model read the note as text.
+    expect(received(seen + 1).toolResults[0]).toContain('Fix the bike\\n- Call grandma')
+    const tasks = await sql`
+      select title, source, source_reference, metadata from public.tasks
+      where user_id = ${ada.id} and metadata ->> 'note_id' = ${note.id} order by created_at`
+    expect(tasks.map((task) => task.title)).toEqual(['Fix the bike', 'Call grandma'])
+    for (const task of tasks) {
+      expect(task.source).toBe('agent')
+      expect(task.source_reference).toEqual({
+        agent_id: 'task_manager',
+        run_id: run.id,
+        message_id: run.trigger_message_id,
+      })
+    }
   })
 
   it('hands a tool’s validation error back to the model, which corrects itself; the run succeeds', async () => {
