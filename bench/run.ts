@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { functionEnv, type Stack, startStack } from '../scripts/stack/index.ts'
+import { benchAi } from './ai.ts'
 import { benchAuth } from './auth.ts'
 import { runDomainBench } from './domain.ts'
 import { type Measurement, printTable, signUp } from './lib.ts'
@@ -25,6 +26,7 @@ const suites: Record<string, (context: BenchContext) => Promise<Measurement[]>> 
   domain: runDomainBench,
   realtime: benchRealtime,
   path: benchRequestPath,
+  ai: benchAi,
 }
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } })

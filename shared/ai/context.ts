@@ -1,5 +1,5 @@
 import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages'
-import type { ServiceContext } from '../core/context.ts'
+import type { ServiceContext, Tx } from '../core/context.ts'
 import { withUser } from '../db/with-user.ts'
 import { agentPrompt } from './crew.ts'
 import type { Agent } from './schemas.ts'
@@ -61,88 +61,95 @@ export async function loadRunContext(
   ctx: ServiceContext,
   agent: Agent,
   conversationId: string,
+  joined?: Tx,
 ): Promise<RunContext> {
-  return withUser(ctx, async (tx) => {
-    const [profile] = await tx<{ full_name: string | null; preferences: Preferences | null }[]>`
+  return withUser(
+    ctx,
+    async (tx) => {
+      const [profile] = await tx<{ full_name: string | null; preferences: Preferences | null }[]>`
       select full_name, preferences from public.profiles where id = ${ctx.userId}`
-    const zone = timeZoneOf(profile?.preferences ?? null)
-    const today = dateIn(zone)
-    const tasks = await tx<
-      { id: string; title: string; status: string; priority: string; due_date: string }[]
-    >`
+      const zone = timeZoneOf(profile?.preferences ?? null)
+      const today = dateIn(zone)
+      const tasks = await tx<
+        { id: string; title: string; status: string; priority: string; due_date: string }[]
+      >`
       select id, title, status, priority, due_date from public.tasks
       where user_id = ${ctx.userId} and status in ('todo', 'in_progress')
         and due_date is not null and due_date <= ${today}::date + 7
       order by due_date, priority desc, id limit 10`
-    const goals = await tx<
-      { id: string; title: string; timeframe: string; progress: number; status: string }[]
-    >`
+      const goals = await tx<
+        { id: string; title: string; timeframe: string; progress: number; status: string }[]
+      >`
       select id, title, timeframe, progress, status from public.goals
       where user_id = ${ctx.userId} and status in ('not_started', 'in_progress')
       order by priority desc, due_date nulls last, created_at desc, id limit 10`
-    const [reflection] = await tx<{ reflection_type: string; created_at: string; content: string }[]>`
+      const [reflection] = await tx<{ reflection_type: string; created_at: string; content: string }[]>`
       select reflection_type, created_at, left(content, 400) as content from public.reflections
       where user_id = ${ctx.userId} order by created_at desc, id desc limit 1`
-    const recent = await tx<
-      { role: 'user' | 'assistant'; content: string; metadata: Record<string, unknown> }[]
-    >`
+      const recent = await tx<
+        { role: 'user' | 'assistant'; content: string; metadata: Record<string, unknown> }[]
+      >`
       select role, content, metadata from public.messages
       where user_id = ${ctx.userId} and conversation_id = ${conversationId} and role in ('user', 'assistant')
       order by created_at desc, id desc limit ${MAX_HISTORY_MESSAGES + 1}`
 
-    let budget = HISTORY_BUDGET_CHARS
-    const kept: BaseMessage[] = []
-    let leftOut = Math.max(0, recent.length - MAX_HISTORY_MESSAGES)
-    for (const [index, message] of recent.slice(0, MAX_HISTORY_MESSAGES).entries()) {
-      // The newest message (the one the run answers) always goes in.
-      if (index > 0 && message.content.length > budget) {
-        leftOut += recent.slice(index, MAX_HISTORY_MESSAGES).length
-        break
+      let budget = HISTORY_BUDGET_CHARS
+      const kept: BaseMessage[] = []
+      let leftOut = Math.max(0, recent.length - MAX_HISTORY_MESSAGES)
+      for (const [index, message] of recent.slice(0, MAX_HISTORY_MESSAGES).entries()) {
+        // The newest message (the one the run answers) always goes in.
+        if (index > 0 && message.content.length > budget) {
+          leftOut += recent.slice(index, MAX_HISTORY_MESSAGES).length
+          break
+        }
+        budget -= message.content.length
+        kept.push(
+          message.role === 'user' ? new HumanMessage(message.content) : new AIMessage(message.content),
+        )
       }
-      budget -= message.content.length
-      kept.push(message.role === 'user' ? new HumanMessage(message.content) : new AIMessage(message.content))
-    }
-    kept.reverse()
+      kept.reverse()
 
-    const taskLines = tasks.map(
-      (task) =>
-        `${task.title} (id ${task.id}; ${task.status}, ${task.priority}, due ${task.due_date}${task.due_date < today ? ', overdue' : ''})`,
-    )
-    const goalLines = goals.map(
-      (goal) => `${goal.title} (id ${goal.id}; ${goal.timeframe}, ${goal.status}, ${goal.progress}%)`,
-    )
-    const reflectionLine = reflection
-      ? `${reflection.reflection_type}, ${reflection.created_at.slice(0, 10)}: ${reflection.content}`
-      : null
-    const name = profile?.full_name?.trim()
-    const system = [
-      agentPrompt({ ...agent, backstory: agent.backstory ?? '' }),
-      `Today is ${weekdayIn(zone)}, ${today} (${zone}).${name ? ` You are talking with ${name}.` : ''}`,
-      [
-        'What matters now:',
-        `- Open tasks due within a week or overdue: ${taskLines.length ? `\n  - ${taskLines.join('\n  - ')}` : 'none'}`,
-        `- Active goals: ${goalLines.length ? `\n  - ${goalLines.join('\n  - ')}` : 'none'}`,
-        `- Latest reflection: ${reflectionLine ?? 'none yet'}`,
-      ].join('\n'),
-      leftOut > 0
-        ? `${leftOut} earlier messages of this conversation are not shown; ask the user if you need what they said.`
-        : '',
-      'Use your tools to read or change the user’s data; never claim a change you did not make.',
-    ]
-      .filter(Boolean)
-      .join('\n\n')
-    return {
-      system,
-      history: kept,
-      included: {
-        date: today,
-        time_zone: zone,
-        tasks: tasks.map((task) => task.id),
-        goals: goals.map((goal) => goal.id),
-        reflection: reflection ? reflection.created_at : null,
-        history_messages: kept.length,
-        history_left_out: leftOut,
-      },
-    }
-  })
+      const taskLines = tasks.map(
+        (task) =>
+          `${task.title} (id ${task.id}; ${task.status}, ${task.priority}, due ${task.due_date}${task.due_date < today ? ', overdue' : ''})`,
+      )
+      const goalLines = goals.map(
+        (goal) => `${goal.title} (id ${goal.id}; ${goal.timeframe}, ${goal.status}, ${goal.progress}%)`,
+      )
+      const reflectionLine = reflection
+        ? `${reflection.reflection_type}, ${reflection.created_at.slice(0, 10)}: ${reflection.content}`
+        : null
+      const name = profile?.full_name?.trim()
+      const system = [
+        agentPrompt({ ...agent, backstory: agent.backstory ?? '' }),
+        `Today is ${weekdayIn(zone)}, ${today} (${zone}).${name ? ` You are talking with ${name}.` : ''}`,
+        [
+          'What matters now:',
+          `- Open tasks due within a week or overdue: ${taskLines.length ? `\n  - ${taskLines.join('\n  - ')}` : 'none'}`,
+          `- Active goals: ${goalLines.length ? `\n  - ${goalLines.join('\n  - ')}` : 'none'}`,
+          `- Latest reflection: ${reflectionLine ?? 'none yet'}`,
+        ].join('\n'),
+        leftOut > 0
+          ? `${leftOut} earlier messages of this conversation are not shown; ask the user if you need what they said.`
+          : '',
+        'Use your tools to read or change the user’s data; never claim a change you did not make.',
+      ]
+        .filter(Boolean)
+        .join('\n\n')
+      return {
+        system,
+        history: kept,
+        included: {
+          date: today,
+          time_zone: zone,
+          tasks: tasks.map((task) => task.id),
+          goals: goals.map((goal) => goal.id),
+          reflection: reflection ? reflection.created_at : null,
+          history_messages: kept.length,
+          history_left_out: leftOut,
+        },
+      }
+    },
+    joined,
+  )
 }

@@ -1,10 +1,19 @@
-import { AIMessage, type BaseMessage, SystemMessage, ToolMessage } from '@langchain/core/messages'
-import { ToolInputParsingException } from '@langchain/core/tools'
+import {
+  AIMessage,
+  type BaseMessage,
+  HumanMessage,
+  SystemMessage,
+  ToolMessage,
+} from '@langchain/core/messages'
+import { ToolInputParsingException, tool } from '@langchain/core/tools'
+import { z } from 'zod'
 import { END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph'
 import type { ServiceContext } from '../core/context.ts'
 import { DomainError, toDomainError } from '../core/errors.ts'
+import { withUser } from '../db/with-user.ts'
 import { streamChat } from './chat.ts'
 import type { ToolName } from './crew.ts'
+import { getAgent } from './agents.ts'
 import { loadRunContext } from './context.ts'
 import { loadRunLimits } from './limits.ts'
 import { resolveModels } from './models.ts'
@@ -13,6 +22,7 @@ import {
   failRun,
   finishRun,
   heartbeat,
+  insertStep,
   markRunning,
   RunCancelled,
   recordStep,
@@ -22,7 +32,7 @@ import {
 } from './runs.ts'
 import type { Agent, Run } from './schemas.ts'
 import type { RunSink } from './sinks.ts'
-import { agentTools, langchainTools, outcomeText, type ToolOutcome } from './tools.ts'
+import { agentTools, langchainTools, outcomeText, parametersOf, type ToolOutcome } from './tools.ts'
 
 // One run's work (ADR 0024): a LangGraph graph of a model node (streamChat: timeouts, fallbacks,
 // cancellation) and a tools node (the service verbs as the agent), bounded in model calls, tool
@@ -34,6 +44,31 @@ export class RunTimeout extends Error {
     super(`The run took longer than its limit of ${Math.round(ms / 1000)} s`)
     this.name = 'RunTimeout'
   }
+}
+
+/** The coordinator's tool that hands a task to a specialist (only the coordinator delegates: no loops). */
+export const DELEGATE_TOOL = 'delegate'
+
+const DelegationSchema = z.object({
+  agent_id: z.string().describe('The specialist to hand the task to'),
+  task: z.string().min(1).max(4000).describe('What the specialist should do, with what it needs to know'),
+})
+
+/** The delegation tool an agent gets if it delegates, listing whom it may hand work to. */
+function delegationTools(agent: Agent) {
+  if (agent.delegates_to.length === 0) return []
+  const schema = DelegationSchema.extend({
+    agent_id: z
+      .enum(agent.delegates_to as [string, ...string[]])
+      .describe('The specialist to hand the task to'),
+  })
+  return [
+    tool(async () => '', {
+      name: DELEGATE_TOOL,
+      description: `Hand a task to a specialist of your crew (${agent.delegates_to.join(', ')}); you get back what it did`,
+      schema: parametersOf(schema),
+    }),
+  ]
 }
 
 export interface RunJob {
@@ -95,9 +130,25 @@ export async function executeRun(job: RunJob): Promise<void> {
   try {
     const models = resolveModels(agent.model ?? undefined)
     model = models[0].name
-    running = await markRunning(ctx, run.id, model)
+    // One short transaction before the first model call: running, the context, its step.
+    const context = await withUser(ctx, async (tx) => {
+      running = await markRunning(ctx, run.id, model, tx)
+      if (!running) return undefined
+      const startedAt = new Date()
+      const loaded = await loadRunContext(ctx, agent, run.conversation_id, tx)
+      await insertStep(tx, ctx.userId, run.id, {
+        position: position++,
+        kind: 'context',
+        name: 'context',
+        agentId: agent.id,
+        input: loaded.included,
+        startedAt,
+        finishedAt: new Date(),
+      })
+      return loaded
+    })
     // Cancelled before it started: nothing to do, the run is already a record.
-    if (!running) return
+    if (!context) return
     beating = setInterval(() => {
       heartbeat(ctx, run.id).then(
         (alive) => {
@@ -108,183 +159,221 @@ export async function executeRun(job: RunJob): Promise<void> {
     }, limits.heartbeatMs)
     sink.started({ agent_id: agent.id, model, trigger_message_id: run.trigger_message_id })
 
-    const startedAt = new Date()
-    const context = await loadRunContext(ctx, agent, run.conversation_id)
-    await recordStep(ctx, run.id, {
-      position: position++,
-      kind: 'context',
-      name: 'context',
-      agentId: agent.id,
-      input: context.included,
-      startedAt,
-      finishedAt: new Date(),
-    })
-
-    const agentCtx = agentActor(ctx, run.id, agent.id, run.trigger_message_id)
-    const names = agent.tools.filter((name): name is ToolName => name in agentTools)
-    const tools = langchainTools(agentCtx, names)
-    const byName = new Map<string, (typeof tools)[number]>(tools.map((lcTool) => [lcTool.name, lcTool]))
     let modelCalls = 0
     let toolCalls = 0
     let stoppedAtLimit = false
 
-    const callModel = async (state: { messages: BaseMessage[] }) => {
-      modelCalls++
-      const started = new Date()
-      const stream = streamChat({
-        messages: [new SystemMessage(context.system), ...state.messages],
-        model: agent.model ?? undefined,
-        tools: tools.length ? tools : undefined,
-        temperature: agent.temperature,
-        timeoutMs: limits.modelTimeoutMs,
-        maxRetries: limits.maxRetries,
-        signal,
-      })
-      let separated = answer.length === 0
-      for (;;) {
-        const step = await stream.next()
-        if (step.done) {
-          const result = step.value
-          model = result.model
-          addUsage(usage, result.model, result.usage?.input_tokens, result.usage?.output_tokens)
-          const toolCallsAsked = result.message.tool_calls ?? []
-          await recordStep(ctx, run.id, {
+    /**
+     * One agent's turn: its model and tools in a graph, until it answers. The agent the user talks
+     * to speaks (its text streams to the sinks and becomes the answer); a specialist it delegates
+     * to works quietly and its answer goes back to the coordinator as the delegation's result. The
+     * run's budget of model and tool calls is shared by both.
+     */
+    const work = async (current: Agent, system: string, history: BaseMessage[], speaking: boolean) => {
+      const agentCtx = agentActor(ctx, run.id, current.id, run.trigger_message_id)
+      const names = current.tools.filter((name): name is ToolName => name in agentTools)
+      const tools = [...langchainTools(agentCtx, names), ...delegationTools(current)]
+      const byName = new Map<string, (typeof tools)[number]>(tools.map((lcTool) => [lcTool.name, lcTool]))
+      let said = ''
+
+      const callModel = async (state: { messages: BaseMessage[] }) => {
+        modelCalls++
+        const started = new Date()
+        const stream = streamChat({
+          messages: [new SystemMessage(system), ...state.messages],
+          model: current.model ?? undefined,
+          tools: tools.length ? tools : undefined,
+          temperature: current.temperature,
+          timeoutMs: limits.modelTimeoutMs,
+          maxRetries: limits.maxRetries,
+          signal,
+        })
+        let separated = said.length === 0
+        for (;;) {
+          const step = await stream.next()
+          if (step.done) {
+            const result = step.value
+            if (speaking) model = result.model
+            addUsage(usage, result.model, result.usage?.input_tokens, result.usage?.output_tokens)
+            const toolCallsAsked = result.message.tool_calls ?? []
+            await recordStep(ctx, run.id, {
+              position: position++,
+              kind: 'model_call',
+              name: result.model,
+              agentId: current.id,
+              input: { failed: result.failed },
+              output: {
+                text_chars: result.message.text.length,
+                tool_calls: toolCallsAsked.map((call) => call.name),
+              },
+              usage: result.usage
+                ? { input_tokens: result.usage.input_tokens, output_tokens: result.usage.output_tokens }
+                : null,
+              startedAt: started,
+              finishedAt: new Date(),
+            })
+            return {
+              messages: [
+                new AIMessage({
+                  content: result.message.text,
+                  tool_calls: toolCallsAsked,
+                  id: result.message.id,
+                }),
+              ],
+            }
+          }
+          const delta = step.value.text
+          if (delta) {
+            // A new model call's text starts a new paragraph of the one answer.
+            const piece = separated ? delta : `\n\n${delta}`
+            separated = true
+            said += piece
+            if (speaking) {
+              answer += piece
+              sink.text(piece)
+            }
+          }
+        }
+      }
+
+      const callTools = async (state: { messages: BaseMessage[] }) => {
+        const last = state.messages[state.messages.length - 1] as AIMessage
+        const results: ToolMessage[] = []
+        for (const call of last.tool_calls ?? []) {
+          signal.throwIfAborted()
+          const id = call.id ?? crypto.randomUUID()
+          const started = new Date()
+          sink.toolCall({ id, name: call.name, args: call.args, agent_id: current.id })
+          let outcome: ToolOutcome
+          const lcTool = byName.get(call.name)
+          if (!lcTool) {
+            outcome = {
+              ok: false,
+              error: { code: 'not_found', message: `There is no tool named ${call.name}` },
+            }
+          } else if (toolCalls >= limits.maxToolCalls) {
+            outcome = {
+              ok: false,
+              error: {
+                code: 'limit_reached',
+                message: `A run may call at most ${limits.maxToolCalls} tools; answer now`,
+              },
+            }
+          } else if (call.name === DELEGATE_TOOL) {
+            toolCalls++
+            outcome = await delegate(current, call.args)
+          } else {
+            toolCalls++
+            try {
+              const message = (await lcTool.invoke(
+                { ...call, id, type: 'tool_call' },
+                { signal },
+              )) as unknown as ToolMessage
+              outcome = message.artifact as ToolOutcome
+            } catch (error) {
+              if (signal.aborted) throw error
+              if (!(error instanceof ToolInputParsingException)) throw error
+              outcome = { ok: false, error: { code: 'validation_failed', message: error.message } }
+            }
+          }
+          const content = outcomeText(outcome, 10_000)
+          sink.toolResult({
+            id,
+            name: call.name,
+            ok: outcome.ok,
+            ...(outcome.ok ? { result: outcome.result } : { error: outcome.error }),
+          })
+          const step: StepRecord = {
             position: position++,
-            kind: 'model_call',
-            name: result.model,
-            agentId: agent.id,
-            input: { failed: result.failed },
-            output: {
-              text_chars: result.message.text.length,
-              tool_calls: toolCallsAsked.map((call) => call.name),
-            },
-            usage: result.usage
-              ? { input_tokens: result.usage.input_tokens, output_tokens: result.usage.output_tokens }
-              : null,
+            kind: call.name === DELEGATE_TOOL ? 'delegation' : 'tool_call',
+            name: call.name === DELEGATE_TOOL ? String(call.args?.agent_id ?? DELEGATE_TOOL) : call.name,
+            agentId: current.id,
+            input: { tool_call_id: id, arguments: call.args },
+            output: outcome.ok ? { result: outcome.result ?? null } : {},
+            error: outcome.ok ? null : { code: outcome.error.code, message: outcome.error.message },
             startedAt: started,
             finishedAt: new Date(),
-          })
-          return {
-            messages: [
-              new AIMessage({
-                content: result.message.text,
-                tool_calls: toolCallsAsked,
-                id: result.message.id,
-              }),
-            ],
           }
-        }
-        const delta = step.value.text
-        if (delta) {
-          // A new model call's text starts a new paragraph of the one answer.
-          const piece = separated ? delta : `\n\n${delta}`
-          separated = true
-          answer += piece
-          sink.text(piece)
-        }
-      }
-    }
-
-    const callTools = async (state: { messages: BaseMessage[] }) => {
-      const last = state.messages[state.messages.length - 1] as AIMessage
-      const results: ToolMessage[] = []
-      for (const call of last.tool_calls ?? []) {
-        signal.throwIfAborted()
-        const id = call.id ?? crypto.randomUUID()
-        const started = new Date()
-        sink.toolCall({ id, name: call.name, args: call.args, agent_id: agent.id })
-        let outcome: ToolOutcome
-        const lcTool = byName.get(call.name)
-        if (!lcTool) {
-          outcome = {
-            ok: false,
-            error: { code: 'not_found', message: `There is no tool named ${call.name}` },
-          }
-        } else if (toolCalls >= limits.maxToolCalls) {
-          outcome = {
-            ok: false,
-            error: {
-              code: 'limit_reached',
-              message: `A run may call at most ${limits.maxToolCalls} tools; answer now`,
-            },
-          }
-        } else {
-          toolCalls++
-          try {
-            const message = (await lcTool.invoke(
-              { ...call, id, type: 'tool_call' },
-              { signal },
-            )) as unknown as ToolMessage
-            outcome = message.artifact as ToolOutcome
-          } catch (error) {
-            if (signal.aborted) throw error
-            if (!(error instanceof ToolInputParsingException)) throw error
-            outcome = { ok: false, error: { code: 'validation_failed', message: error.message } }
-          }
-        }
-        const content = outcomeText(outcome, 10_000)
-        sink.toolResult({
-          id,
-          name: call.name,
-          ok: outcome.ok,
-          ...(outcome.ok ? { result: outcome.result } : { error: outcome.error }),
-        })
-        const step: StepRecord = {
-          position: position++,
-          kind: 'tool_call',
-          name: call.name,
-          agentId: agent.id,
-          input: { tool_call_id: id, arguments: call.args },
-          output: outcome.ok ? { result: outcome.result ?? null } : {},
-          error: outcome.ok ? null : { code: outcome.error.code, message: outcome.error.message },
-          startedAt: started,
-          finishedAt: new Date(),
-        }
-        await recordStep(ctx, run.id, step, {
-          conversationId: run.conversation_id,
-          content,
-          metadata: {
-            run_id: run.id,
-            tool_call_id: id,
-            tool_name: call.name,
-            arguments: call.args,
-            is_error: !outcome.ok,
-          },
-        })
-        results.push(
-          new ToolMessage({
+          await recordStep(ctx, run.id, step, {
+            conversationId: run.conversation_id,
             content,
-            tool_call_id: id,
-            name: call.name,
-            status: outcome.ok ? 'success' : 'error',
-          }),
-        )
+            metadata: {
+              run_id: run.id,
+              tool_call_id: id,
+              tool_name: call.name,
+              arguments: call.args,
+              is_error: !outcome.ok,
+            },
+          })
+          results.push(
+            new ToolMessage({
+              content,
+              tool_call_id: id,
+              name: call.name,
+              status: outcome.ok ? 'success' : 'error',
+            }),
+          )
+        }
+        return { messages: results }
       }
-      return { messages: results }
+
+      const next = (state: { messages: BaseMessage[] }) => {
+        const last = state.messages[state.messages.length - 1] as AIMessage
+        if (!last.tool_calls?.length) return END
+        if (modelCalls >= limits.maxModelCalls) {
+          stoppedAtLimit = true
+          return END
+        }
+        return 'tools'
+      }
+
+      const graph = new StateGraph(MessagesAnnotation)
+        .addNode('model', callModel)
+        .addNode('tools', callTools)
+        .addEdge(START, 'model')
+        .addConditionalEdges('model', next, ['tools', END])
+        .addEdge('tools', 'model')
+        .compile()
+      await graph.invoke({ messages: history }, { signal, recursionLimit: 2 * limits.maxModelCalls + 4 })
+      signal.throwIfAborted()
+      return said
     }
 
-    const next = (state: { messages: BaseMessage[] }) => {
-      const last = state.messages[state.messages.length - 1] as AIMessage
-      if (!last.tool_calls?.length) return END
-      if (modelCalls >= limits.maxModelCalls) {
-        stoppedAtLimit = true
-        return END
+    /** The coordinator hands a task to a specialist, who works on it with its own prompt and tools. */
+    const delegate = async (from: Agent, args: unknown): Promise<ToolOutcome> => {
+      const parsed = DelegationSchema.safeParse(args)
+      if (!parsed.success || !from.delegates_to.includes(parsed.data.agent_id)) {
+        return {
+          ok: false,
+          error: {
+            code: 'validation_failed',
+            message: `Delegate with {agent_id, task}; agent_id one of ${from.delegates_to.join(', ')}`,
+          },
+        }
       }
-      return 'tools'
+      const { agent_id, task } = parsed.data
+      let specialist: Agent
+      try {
+        specialist = await getAgent({ ctx, input: { id: agent_id } })
+      } catch (error) {
+        const known = toDomainError(error)
+        if (!known) throw error
+        return { ok: false, error: { code: known.code, message: known.message } }
+      }
+      if (!specialist.enabled) {
+        return {
+          ok: false,
+          error: { code: 'conflict', message: `${specialist.name} is turned off by the user` },
+        }
+      }
+      sink.delegated({ from: from.id, to: specialist.id, task })
+      const specialistContext = await loadRunContext(ctx, specialist, run.conversation_id)
+      const brief = `${specialistContext.system}\n\n${from.name} hands you a task from the user's conversation. Do it with your tools, then say briefly what you did or found.`
+      const result = await work(specialist, brief, [new HumanMessage(task)], false)
+      return { ok: true, result: { agent_id: specialist.id, answer: result } }
     }
 
-    const graph = new StateGraph(MessagesAnnotation)
-      .addNode('model', callModel)
-      .addNode('tools', callTools)
-      .addEdge(START, 'model')
-      .addConditionalEdges('model', next, ['tools', END])
-      .addEdge('tools', 'model')
-      .compile()
-    await graph.invoke(
-      { messages: context.history },
-      { signal, recursionLimit: 2 * limits.maxModelCalls + 4 },
-    )
-    signal.throwIfAborted()
+    await work(agent, context.system, context.history, true)
 
     if (stoppedAtLimit) {
       const note = `(Stopped: this run reached its limit of ${limits.maxModelCalls} model calls.)`

@@ -59,16 +59,18 @@ export const startRun = defineVerb('runs.start', RunCreateSchema, async ({ ctx, 
         await tx`select private.check_run_limits(${limits.maxActiveRuns}, ${limits.runsPerMinute},
                    ${`${limits.staleAfterSeconds} seconds`}::interval)`
         const agent = await agentForRun(ctx, tx, input.agent_id ?? COORDINATOR_ID)
-        const message = await createMessage.trusted({
-          ctx: { ...ctx, tx },
-          input: {
-            conversation_id: input.conversation_id,
-            content: input.content,
-            role: 'user',
-            agent_id: input.agent_id,
-            metadata: input.metadata,
-          },
-        })
+        const message = input.message_id
+          ? await storedMessage(tx, input.conversation_id, input.message_id)
+          : await createMessage.trusted({
+              ctx: { ...ctx, tx },
+              input: {
+                conversation_id: input.conversation_id,
+                content: input.content as string,
+                role: 'user',
+                agent_id: input.agent_id,
+                metadata: input.metadata,
+              },
+            })
         const [run] = await tx<Run[]>`
           insert into public.agent_runs (user_id, conversation_id, trigger_message_id, agent_id)
           values (${ctx.userId}, ${input.conversation_id}, ${message.id}, ${agent.id})
@@ -81,6 +83,22 @@ export const startRun = defineVerb('runs.start', RunCreateSchema, async ({ ctx, 
     throw runLimitError(error) ?? error
   }
 })
+
+/** A user message already stored (the chat function's hand-off), not yet answered by a run. */
+async function storedMessage(tx: Tx, conversationId: string, messageId: string): Promise<Message> {
+  const [message] = await tx<(Message & { answered: boolean })[]>`
+    select m.id, m.user_id, m.conversation_id, m.role, m.content, coalesce(m.agent_id, m.addressee) as agent_id,
+           m.metadata, m.created_at, m.updated_at,
+           exists (select 1 from public.agent_runs r
+                   where r.user_id = m.user_id and r.conversation_id = m.conversation_id
+                     and r.trigger_message_id = m.id) as answered
+    from public.messages m
+    where m.id = ${messageId} and m.conversation_id = ${conversationId} and m.role = 'user'`
+  if (!message) throw new NotFoundError('No such user message in this conversation')
+  if (message.answered) throw new ConflictError('A run already answers this message')
+  const { answered: _answered, ...row } = message
+  return row
+}
 
 /** Runs list newest first: after (created_at, id), descending. */
 const ListPosition = z.tuple([TimestampSchema, z.uuid()])
@@ -171,12 +189,14 @@ export async function markRunning(
   ctx: ServiceContext,
   runId: string,
   model: string | null,
+  joined?: Tx,
 ): Promise<boolean> {
   const rows = await withUserStatement(
     ctx,
     (tx) => tx`
       update public.agent_runs set status = 'running', started_at = now(), model = ${model}
       where id = ${runId} and status = 'queued' returning 1`,
+    joined,
   )
   return rows.length === 1
 }

@@ -197,22 +197,32 @@ const ContentSchema = MessageCreateSchema.shape.content
 export const RunCreateSchema = z
   .preprocess(
     fromChatTransport,
-    z.strictObject({
-      conversation_id: z.uuid(),
-      agent_id: AgentIdSchema.nullable()
-        .default(null)
-        .openapi({ description: 'The agent to answer; null: the coordinator' }),
-      content: ContentSchema,
-      metadata: MetadataSchema.default({}),
-    }),
+    z
+      .strictObject({
+        conversation_id: z.uuid(),
+        agent_id: AgentIdSchema.nullable()
+          .default(null)
+          .openapi({ description: 'The agent to answer; null: the coordinator' }),
+        content: ContentSchema.optional(),
+        message_id: z.uuid().optional().openapi({
+          description:
+            'Answer this stored user message instead of storing `content` (the chat function’s hand-off)',
+        }),
+        metadata: MetadataSchema.default({}),
+      })
+      .refine((run) => (run.content === undefined) !== (run.message_id === undefined), {
+        message: 'Give either content or message_id',
+        path: ['content'],
+      }),
   )
   .openapi('RunCreate', {
     type: 'object',
-    required: ['conversation_id', 'content'],
+    required: ['conversation_id'],
     properties: {
       conversation_id: { type: 'string', format: 'uuid' },
       agent_id: { type: ['string', 'null'], description: 'The agent to answer; null: the coordinator' },
-      content: { type: 'string', description: 'The user’s message' },
+      content: { type: 'string', description: 'The user’s message (or give message_id)' },
+      message_id: { type: 'string', format: 'uuid', description: 'A stored user message to answer' },
       metadata: { type: 'object' },
     },
   } as never)

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi'
 import { listQuerySchema } from '../core/pages.ts'
-import { IdInputSchema, MetadataSchema, TimestampSchema } from '../core/schemas.ts'
+import { FlagSchema, IdInputSchema, MetadataSchema, TimestampSchema } from '../core/schemas.ts'
 
 /** A message's text may take this many bytes of UTF-8, as the messages table checks. */
 export const MAX_MESSAGE_BYTES = 32 * 1024
@@ -97,3 +97,32 @@ export type Conversation = z.infer<typeof ConversationSchema>
 export type ConversationCreate = z.infer<typeof ConversationCreateSchema>
 export type Message = z.infer<typeof MessageSchema>
 export type MessageCreate = z.infer<typeof MessageCreateSchema>
+
+/** What a client posts to a conversation: its message, and whether an agent should answer it. */
+export const MessagePostSchema = MessageCreateSchema.extend({
+  respond: FlagSchema.default(true).openapi({
+    description: 'Hand the message to the agent (`agent_id`, else the coordinator) to answer; default true',
+  }),
+}).openapi('MessagePost')
+
+/** The run answering a posted message, as the ai function started it. */
+export const HandedRunSchema = z
+  .object({
+    id: z.uuid(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  })
+  .openapi('HandedRun')
+
+export const MessagePostedSchema = MessageSchema.extend({
+  run: HandedRunSchema.nullable().optional().openapi({
+    description:
+      'With `respond`: the run answering it (its output streams to `conversation:{id}`), or null with run_error',
+  }),
+  run_error: z
+    .object({ code: z.string(), message: z.string() })
+    .optional()
+    .openapi({ description: 'Why no run was started (e.g. rate_limited), when `respond` asked for one' }),
+}).openapi('MessagePosted')
+
+export type MessagePost = z.infer<typeof MessagePostSchema>

@@ -1,6 +1,7 @@
 import { DefaultChatTransport, readUIMessageStream, type UIMessage } from 'ai'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { app } from '../../functions/ai/app.ts'
+import { app as notesApp } from '../../functions/notes/app.ts'
 import { backgroundSettled } from '../../shared/ai/engine.ts'
 import { setRunLimitsForTests } from '../../shared/ai/limits.ts'
 import { setAiConfigForTests } from '../../shared/config.ts'
@@ -170,6 +171,8 @@ describe.each(cases)('runs with $provider', ({ provider, fake, configure, receiv
     seen = fake().requests.length
   }
   const reply = (...replies: FakeReply[]) => fake().reply(...replies)
+  // These tests start many runs a minute; the per-minute limit has tests of its own below.
+  beforeEach(() => setRunLimitsForTests({ runsPerMinute: 0 }))
 
   beforeAll(async () => {
     ada = await createUser('ada')
@@ -299,6 +302,119 @@ describe.each(cases)('runs with $provider', ({ provider, fake, configure, receiv
     expect(received(seen).tools).toContain('create_task')
   })
 
+  it('lets the coordinator delegate to the task manager, whose task carries its own provenance', async () => {
+    configure()
+    mark()
+    const conversationId = await conversation(ada)
+    reply(
+      {
+        toolCalls: [
+          { name: 'delegate', args: { agent_id: 'task_manager', task: 'Add a task: water the plants' } },
+        ],
+      },
+      { toolCalls: [{ name: 'create_task', args: { title: 'Water the plants' } }] },
+      { text: 'Created “Water the plants”.' },
+      { text: 'The task manager added it.' },
+    )
+    const run = await start(ada, {
+      conversation_id: conversationId,
+      content: 'Remind me to water the plants',
+    })
+    await backgroundSettled()
+    const done = await runOf(ada, run.id)
+    expect(done.status).toBe('succeeded')
+    expect(done.steps.map((step) => [step.kind, step.agent_id, step.name])).toEqual([
+      ['context', 'coordinator', 'context'],
+      ['model_call', 'coordinator', expect.any(String)],
+      ['model_call', 'task_manager', expect.any(String)],
+      ['tool_call', 'task_manager', 'create_task'],
+      ['model_call', 'task_manager', expect.any(String)],
+      ['delegation', 'coordinator', 'task_manager'],
+      ['model_call', 'coordinator', expect.any(String)],
+    ])
+    expect(done.steps[5].output).toMatchObject({
+      result: { agent_id: 'task_manager', answer: 'Created “Water the plants”.' },
+    })
+    const [task] =
+      await sql`select source, source_reference from public.tasks where user_id = ${ada.id} and title = 'Water the plants'`
+    expect(task.source_reference).toEqual({
+      agent_id: 'task_manager',
+      run_id: run.id,
+      message_id: run.trigger_message_id,
+    })
+    // The coordinator is offered the delegation; the specialist gets its own prompt and tools, and no delegation.
+    expect(received(seen).tools).toContain('delegate')
+    expect(received(seen + 1).system).toContain('Task manager')
+    expect(received(seen + 1).tools).toContain('create_task')
+    expect(received(seen + 1).tools).not.toContain('delegate')
+    expect(received(seen + 3).toolResults.at(-1)).toContain('Created “Water the plants”.')
+    const messages = await messagesOf(conversationId)
+    expect(messages.at(-1)).toMatchObject({
+      role: 'assistant',
+      agent_id: 'coordinator',
+      content: 'The task manager added it.',
+    })
+  })
+
+  it('turns a note into tasks: one per line, each with the agent’s provenance', async () => {
+    configure()
+    mark()
+    const conversationId = await conversation(ada)
+    const props = { textColor: 'default', backgroundColor: 'default', textAlignment: 'left' }
+    const note = await expectJson<{ id: string }>(
+      await notesApp.request('/notes', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ada.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          title: 'Saturday',
+          content: [
+            {
+              id: 'p1',
+              type: 'paragraph',
+              props,
+              content: [{ type: 'text', text: 'Fix the bike', styles: {} }],
+              children: [],
+            },
+            {
+              id: 'p2',
+              type: 'bulletListItem',
+              props,
+              content: [{ type: 'text', text: 'Call grandma', styles: {} }],
+              children: [],
+            },
+          ],
+        }),
+      }),
+      201,
+    )
+    reply(
+      { toolCalls: [{ name: 'read_note', args: { id: note.id } }] },
+      { toolCalls: [{ name: 'note_to_tasks', args: { id: note.id } }] },
+      { text: 'Two tasks made.' },
+    )
+    const run = await start(ada, {
+      conversation_id: conversationId,
+      agent_id: 'task_manager',
+      content: 'Turn my Saturday note into tasks',
+    })
+    await backgroundSettled()
+    expect((await runOf(ada, run.id)).status).toBe('succeeded')
+    // The model read the note as text.
+    expect(received(seen + 1).toolResults[0]).toContain('Fix the bike\\n- Call grandma')
+    const tasks = await sql`
+      select title, source, source_reference, metadata from public.tasks
+      where user_id = ${ada.id} and metadata ->> 'note_id' = ${note.id} order by created_at`
+    expect(tasks.map((task) => task.title)).toEqual(['Fix the bike', 'Call grandma'])
+    for (const task of tasks) {
+      expect(task.source).toBe('agent')
+      expect(task.source_reference).toEqual({
+        agent_id: 'task_manager',
+        run_id: run.id,
+        message_id: run.trigger_message_id,
+      })
+    }
+  })
+
   it('hands a tool’s validation error back to the model, which corrects itself; the run succeeds', async () => {
     configure()
     mark()
@@ -381,7 +497,7 @@ describe.each(cases)('runs with $provider', ({ provider, fake, configure, receiv
 
   it('fails the run after the provider’s 500s and after a provider that hangs (provider_unavailable)', async () => {
     configure()
-    setRunLimitsForTests({ maxRetries: 0, modelTimeoutMs: 300 })
+    setRunLimitsForTests({ maxRetries: 0, modelTimeoutMs: 300, runsPerMinute: 0 })
     const conversationId = await conversation(ada)
     reply({ error: { status: 500 } })
     const down = await start(ada, { conversation_id: conversationId, content: 'Are you there?' })
@@ -449,6 +565,119 @@ describe.each(cases)('runs with $provider', ({ provider, fake, configure, receiv
     expect((await expectJson<Run>(await call(ada, 'POST', `/ai/runs/${run.id}/cancel`), 200)).status).toBe(
       'cancelled',
     )
+  })
+})
+
+describe('runs: a user’s own agent, and the bounds of a run', () => {
+  let ada: TestUser
+  beforeAll(async () => {
+    ada = await createUser('ada')
+  })
+  beforeEach(() => {
+    useProviders({ openai }, { defaultModel: 'openai:gpt-test' })
+    setRunLimitsForTests({ runsPerMinute: 0 })
+  })
+
+  it('runs a user’s own agent with its role, instructions, tools and model', async () => {
+    const agent = await expectJson<{ id: string }>(
+      await call(ada, 'POST', '/ai/agents', {
+        name: 'Gardener',
+        role: 'Keeper of the garden list',
+        goal: 'Track what the garden needs',
+        instructions: 'Always answer in one sentence.',
+        tools: ['create_task'],
+        model: 'openai:gpt-garden',
+        temperature: 0.7,
+      }),
+      201,
+    )
+    const seen = openai.requests.length
+    openai.reply({ text: 'Noted.' })
+    const run = await start(ada, {
+      conversation_id: await conversation(ada),
+      agent_id: agent.id,
+      content: 'Roses',
+    })
+    await backgroundSettled()
+    expect(await runOf(ada, run.id)).toMatchObject({
+      status: 'succeeded',
+      agent_id: agent.id,
+      model: 'openai:gpt-garden',
+    })
+    const { body } = openai.requests[seen]
+    expect(body.model).toBe('gpt-garden')
+    expect(body.temperature).toBe(0.7)
+    expect(String(body.messages[0].content)).toContain('You are Gardener, Keeper of the garden list.')
+    expect(String(body.messages[0].content)).toContain('Always answer in one sentence.')
+    expect((body.tools ?? []).map((t) => t.function.name)).toEqual(['create_task'])
+  })
+
+  it('stops at the run’s limit of model calls and of tool calls, saying so', async () => {
+    setRunLimitsForTests({ runsPerMinute: 0, maxModelCalls: 3, maxToolCalls: 2 })
+    const seen = openai.requests.length
+    const listing = { toolCalls: [{ name: 'list_tasks', args: {} }] }
+    openai.reply(
+      listing,
+      {
+        toolCalls: [
+          { name: 'list_tasks', args: {} },
+          { name: 'list_tasks', args: {} },
+        ],
+      },
+      listing,
+    )
+    const run = await start(ada, {
+      conversation_id: await conversation(ada),
+      agent_id: 'task_manager',
+      content: 'Loop',
+    })
+    await backgroundSettled()
+    const done = await runOf(ada, run.id)
+    expect(done.status).toBe('succeeded')
+    expect(openai.requests.length - seen).toBe(3)
+    const tools = done.steps.filter((step) => step.kind === 'tool_call')
+    expect(tools.map((step) => step.error?.code ?? 'ok')).toEqual(['ok', 'ok', 'limit_reached'])
+    const [answer] = await sql`
+      select content from public.messages where conversation_id = ${done.conversation_id} and role = 'assistant'`
+    expect(answer.content).toContain('limit of 3 model calls')
+  })
+
+  it('fails a run that takes longer than its wall-clock limit (timeout)', async () => {
+    setRunLimitsForTests({ runsPerMinute: 0, runTimeoutMs: 1000 })
+    openai.reply({ text: Array.from({ length: 100 }, (_, i) => `slow${i} `), delayMs: 50 })
+    const run = await start(ada, { conversation_id: await conversation(ada), content: 'Take your time' })
+    await backgroundSettled()
+    expect(await runOf(ada, run.id)).toMatchObject({ status: 'failed', error: { code: 'timeout' } })
+  })
+
+  it('cancels a streamed run when its client goes away', async () => {
+    const conversationId = await conversation(ada)
+    openai.reply({ text: Array.from({ length: 200 }, (_, i) => `w${i} `), delayMs: 20 })
+    const abort = new AbortController()
+    const response = await app.request('/ai/runs', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${ada.token}`,
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+      },
+      body: JSON.stringify({ conversation_id: conversationId, content: 'Long story' }),
+      signal: abort.signal,
+    })
+    const runId = response.headers.get('x-run-id') as string
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    let text = ''
+    while (!text.includes('w3 ')) text += new TextDecoder().decode((await reader.read()).value)
+    abort.abort()
+    await reader.cancel().catch(() => {})
+    await until(
+      async () =>
+        (await sql`select status from public.agent_runs where id = ${runId}`)[0].status === 'cancelled',
+    )
+    await backgroundSettled()
+    await until(async () => (await messagesOf(conversationId)).length === 2)
+    const [, partial] = await messagesOf(conversationId)
+    expect(partial.metadata).toMatchObject({ cancelled: true })
   })
 })
 

@@ -182,7 +182,7 @@ export function chatScenarios({ name, api }: Target) {
     describe('messages', () => {
       it('stores a user message and answers 201 with it', async ({ sql, ada }) => {
         const conversation = await start(ada, { title: 'Chat' })
-        const message = await post(ada, conversation.id, { content: 'Hello there' })
+        const message = await post(ada, conversation.id, { content: 'Hello there', respond: false })
         expect(message).toEqual({
           id: expect.any(String),
           user_id: ada.id,
@@ -348,7 +348,7 @@ export function chatScenarios({ name, api }: Target) {
         bob,
       }) => {
         const theirs = await start(bob, { title: 'Bob’s' })
-        const message = await post(bob, theirs.id, { content: 'private' })
+        const message = await post(bob, theirs.id, { content: 'private', respond: false })
         await expectErrorEnvelope(
           await api('GET', `/chat/conversations/${theirs.id}`, { user: ada }),
           404,
@@ -405,10 +405,14 @@ export function chatScenarios({ name, api }: Target) {
         const path = `/chat/conversations/${conversation.id}/messages`
         const headers = { 'idempotency-key': key }
         const first = await expectJson<Message>(
-          await api('POST', path, { user: ada, body: { content: 'once' }, headers }),
+          await api('POST', path, { user: ada, body: { content: 'once', respond: false }, headers }),
           201,
         )
-        const again = await api('POST', path, { user: ada, body: { content: 'once' }, headers })
+        const again = await api('POST', path, {
+          user: ada,
+          body: { content: 'once', respond: false },
+          headers,
+        })
         expect(await expectJson<Message>(again, 201)).toEqual(first)
         expect(again.headers.get('idempotent-replayed')).toBe('true')
         expect(await messageCount(sql, conversation.id)).toBe(1)
