@@ -129,6 +129,7 @@ async function loadCorpus(
         embedding: vector.map((value) => Number(value.toFixed(5))),
       })
     }
+    if (start % 10000 === 0) console.log(`loading: ${start} of ${size} chunks`)
     await sql`
       insert into public.document_chunks (user_id, document_id, chunk_index, content, embedding, embedding_model)
       select ${userId}, r.document_id, r.chunk_index, r.content, r.embedding::extensions.vector, 'local:use-lite'
@@ -223,34 +224,55 @@ export async function benchKnowledge({ sql, user }: BenchContext): Promise<Measu
         { requests: 100, concurrency: 1, warmup: 5 },
       ),
     )
-    // Recall@10: the HNSW index's top 10 against the exact top 10 (no index), same data, same queries.
-    let found = 0
+    // Recall@10: the HNSW index's top 10 against the exact top 10, same data, same queries. Once
+    // through the index itself (ef_search 100, as search_knowledge sets it), once through
+    // search_knowledge as the user (where the planner may choose an exact scan of the user's rows).
+    const plan = await sql.begin(async (tx) => {
+      await tx`set local role authenticated`
+      await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: user.id, role: 'authenticated' })}, true)`
+      return tx.unsafe(`explain select id from public.document_chunks where embedding_model = 'local:use-lite'
+        order by embedding::extensions.vector(512) operator(extensions.<=>) '${vectorLiteral(queryVectors[0])}'::extensions.vector(512) limit 40`)
+    })
+    const usesIndex = plan.some((row) =>
+      String(row['QUERY PLAN']).includes('document_chunks_embedding_use_lite_idx'),
+    )
+    console.log(
+      `${size} chunks: the user's vector search ${usesIndex ? 'uses the HNSW index' : 'scans exactly (no HNSW)'}`,
+    )
+    let foundIndex = 0
+    let foundSearch = 0
     for (const vector of queryVectors) {
       const literal = vectorLiteral(vector)
-      const approximate = await withUserStatement(
+      const order = sql.unsafe(
+        `embedding::extensions.vector(512) operator(extensions.<=>) '${literal}'::extensions.vector(512)`,
+      )
+      const [viaIndex, exact] = await sql.begin(async (tx) => {
+        await tx`set local hnsw.ef_search = 100`
+        const approximate = await tx`
+          select id from public.document_chunks where embedding_model = 'local:use-lite' order by ${order} limit 10`
+        await tx`set local enable_indexscan = off`
+        const truth = await tx`
+          select id from public.document_chunks where embedding_model = 'local:use-lite' order by ${order} limit 10`
+        return [approximate, truth]
+      })
+      const viaSearch = await withUserStatement(
         ctx,
         (tx) =>
           tx`select chunk_id as id from public.search_knowledge('', ${literal}::extensions.vector, 'local:use-lite', 10)`,
       )
-      const exact = await sql.begin(async (tx) => {
-        await tx`set local enable_indexscan = off`
-        return tx`
-          select id from public.document_chunks where user_id = ${user.id} and embedding_model = 'local:use-lite'
-          order by embedding::extensions.vector(512) operator(extensions.<=>) ${literal}::extensions.vector(512)
-          limit 10`
-      })
       const truth = new Set(exact.map((row) => row.id))
-      found += approximate.filter((row) => truth.has(row.id)).length
+      foundIndex += viaIndex.filter((row) => truth.has(row.id)).length
+      foundSearch += viaSearch.filter((row) => truth.has(row.id)).length
     }
-    const recall = found / (queryVectors.length * 10)
+    const total = queryVectors.length * 10
     console.log(
-      `recall@10 of search_knowledge's HNSW list (ef_search 100) vs exact, ${size} chunks: ${recall.toFixed(3)}`,
+      `recall@10 vs exact, ${size} chunks: HNSW index ${(foundIndex / total).toFixed(3)}, search_knowledge ${(foundSearch / total).toFixed(3)}`,
     )
     results.push({
-      name: `recall@10 HNSW vs exact, ${size / 1000}k chunks (in rps column)`,
+      name: `recall@10 HNSW index vs exact, ${size / 1000}k (in req/s)`,
       requests: 50,
       concurrency: 1,
-      rps: recall,
+      rps: foundIndex / total,
       p50: 0,
       p99: 0,
     })
