@@ -3,6 +3,7 @@ import postgres from 'postgres'
 import { functionEnv, type Stack, startStack } from '../scripts/stack/index.ts'
 import { benchAi } from './ai.ts'
 import { benchAuth } from './auth.ts'
+import { benchKnowledge } from './knowledge.ts'
 import { runDomainBench } from './domain.ts'
 import { type Measurement, printTable, signUp } from './lib.ts'
 import { benchRealtime } from './realtime.ts'
@@ -27,9 +28,11 @@ const suites: Record<string, (context: BenchContext) => Promise<Measurement[]>> 
   realtime: benchRealtime,
   path: benchRequestPath,
   ai: benchAi,
+  knowledge: benchKnowledge,
 }
 
-const { values } = parseArgs({ options: { only: { type: 'string' } } })
+// `--sizes` belongs to the knowledge suite (bench/knowledge.ts).
+const { values } = parseArgs({ options: { only: { type: 'string' }, sizes: { type: 'string' } } })
 const selected = values.only ? values.only.split(',') : Object.keys(suites)
 
 // A benchmark is one client making many requests: the limits stay out of reach (the per-user count still runs).

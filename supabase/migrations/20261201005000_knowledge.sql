@@ -89,9 +89,6 @@ alter table public.document_chunks
 
 create index document_chunks_search_idx on public.document_chunks using gin (search);
 
--- Which of a user's sources are embedded by another model than the configured one (re-embedding).
-create index document_chunks_user_id_embedding_model_idx on public.document_chunks (user_id, embedding_model);
-
 -- One HNSW index per model, on its vectors at its dimension; a query names the model and casts to
 -- the same dimension (public.search_knowledge), so the planner uses that model's index only.
 create index document_chunks_embedding_use_lite_idx on public.document_chunks
@@ -240,7 +237,9 @@ $$;
 -- (websearch_to_tsquery: phrases and -exclusions) rank first, then by ts_rank with even weights
 -- for the passage's words (context a little above): each word of the query found counts more than
 -- a word found again, so a passage with more of the query's words ranks higher. A query with an
--- exclusion matches only passages that satisfy it. Vector: cosine distance on the model's partial
+-- exclusion matches only passages that satisfy it. The cost of ranking stays bounded: at most 1000
+-- passages with all of the query and 1000 with any of it are ranked (a query of words that most
+-- passages have ranks a sample of those; the vector list still looks at every passage). Vector: cosine distance on the model's partial
 -- HNSW index (ef_search 100; iterative scan, so rows that RLS or the filters drop do not starve it).
 --
 -- Filters: sources ('notes', 'documents'; null for both), document ids, note ids, and the
@@ -319,10 +318,17 @@ begin
     with text_hits as (
       select h.id, (row_number() over (order by h.all_terms desc, h.rank desc, h.id))::integer as rank
       from (
-        select c.id, c.search @@ $2 as all_terms, ts_rank('{0.5, 0.5, 0.8, 1}'::real[], c.search, $3) as rank
-        from public.document_chunks as c
-        where $3 is not null and c.search @@ $3 and (not $4 or c.search @@ $2) and %3$s
-        order by 2 desc, 3 desc, c.id
+        select m.id, m.search @@ $2 as all_terms, ts_rank('{0.5, 0.5, 0.8, 1}'::real[], m.search, $3) as rank
+        from (
+          (select c.id, c.search from public.document_chunks as c
+           where pg_catalog.numnode($2) > 0 and c.search @@ $2 and %3$s
+           limit 1000)
+          union
+          (select c.id, c.search from public.document_chunks as c
+           where $3 is not null and c.search @@ $3 and (not $4 or c.search @@ $2) and %3$s
+           limit 1000)
+        ) as m
+        order by 2 desc, 3 desc, m.id
         limit $6
       ) as h
     ),

@@ -2,7 +2,7 @@
 -- hybrid retrieval over the caller's notes and documents only; the indexing queue that a note's save
 -- fills. Alice's rows have ids a…, Bob's b….
 begin;
-select plan(31);
+select plan(33);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
@@ -226,7 +226,28 @@ select results_eq(
   'at most match_count results'
 );
 
--- The per-model index serves that model's search.
+-- Many passages with the query's words: the ranked candidates are bounded, and the passage with all
+-- of the query still comes first.
+insert into public.document_chunks (document_id, chunk_index, content)
+select 'a0000000-0000-4000-8000-000000000002', 10 + i,
+       'weekly chores list ' || case when i = 2500 then 'with the rare hedgehog' else 'number ' || i end
+from generate_series(0, 2599) as i;
+
+select results_eq(
+  $$ select content from public.search_knowledge('chores hedgehog', null, null, 1) $$,
+  $$ values ('weekly chores list with the rare hedgehog') $$,
+  'among 2600 passages with a word of the query, the one with all of it comes first'
+);
+
+select is(
+  (select count(*)::integer from public.search_knowledge('weekly chores', null, null, 50)),
+  50,
+  'a query of words that thousands of passages have still answers'
+);
+
+-- The per-model index serves that model's search: the query's expression and predicate match it.
+-- (Under RLS, for a user with few passages, the planner rightly prefers an exact scan of theirs.)
+reset role;
 set local enable_seqscan = off;
 select ok(
   (select string_agg(plan, ' ') like '%Index Scan using document_chunks_embedding_use_lite_idx%'
@@ -234,6 +255,7 @@ select ok(
   'vector search of a model scans that model''s own HNSW index'
 );
 reset enable_seqscan;
+select tests.authenticate_as('alice');
 
 -- The queue under RLS, and what goes when a source goes.
 select tests.authenticate_as('bob');
