@@ -25,6 +25,12 @@ export interface StackOptions {
   /** Restart functions when their code changes. */
   watch?: boolean
   log?: (name: string, line: string) => void
+  /**
+   * Pass the developer's env files (`.env`, `supabase/functions/.env`) to the functions, as
+   * `supabase functions serve` does (default true). The test suite turns this off, so a key kept
+   * in `.env` never makes a test call a paid provider.
+   */
+  envFiles?: boolean
 }
 
 export interface Stack {
@@ -125,7 +131,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     // Provider keys and other settings a developer keeps in env files, as `supabase functions serve` passes them.
     const env = {
-      ...readEnvFiles(PROJECT_ROOT, (line) => log('stack', line)),
+      ...(options.envFiles === false ? {} : readEnvFiles(PROJECT_ROOT, (line) => log('stack', line))),
       ...functionEnv(apiUrl, database.url, keys),
     }
     for (const spec of declaredFunctions()) {

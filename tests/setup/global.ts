@@ -17,14 +17,28 @@ declare module 'vitest' {
   }
 }
 
+const PROVIDER_VARIABLE =
+  /^(OPENAI|ANTHROPIC|XAI|OPENROUTER)_|^AI_(DEFAULT_MODEL|FALLBACK_MODELS|EMBEDDING_MODEL)$/
+
 export default async function setup(project: TestProject) {
   // Every test client is 127.0.0.1, so a per-address limit would count the whole suite as one
   // client; the per-user limit stays on (its counting runs on every request) but out of reach.
   // tests/reliability/rate-limits.test.ts sets low limits of its own.
   process.env.RATE_LIMIT_PER_USER_PER_MINUTE ??= '100000'
   process.env.RATE_LIMIT_PER_ADDRESS_PER_MINUTE ??= '0'
+  // No test talks to a real model: provider settings from the shell and the env files stay out of
+  // the stack (chat hands every posted message to the agents). Tests point the providers at the
+  // fakes in tests/helpers/ themselves.
+  for (const name of Object.keys(process.env)) {
+    if (PROVIDER_VARIABLE.test(name)) delete process.env[name]
+  }
   const logs: string[] = []
-  const stack = await startStack({ port: 0, dbPort: 0, log: (name, line) => logs.push(`[${name}] ${line}`) })
+  const stack = await startStack({
+    port: 0,
+    dbPort: 0,
+    envFiles: false,
+    log: (name, line) => logs.push(`[${name}] ${line}`),
+  })
   project.provide('stack', {
     apiUrl: stack.apiUrl,
     dbUrl: stack.dbUrl,
