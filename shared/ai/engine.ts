@@ -14,7 +14,7 @@ import { withUser } from '../db/with-user.ts'
 import { streamChat } from './chat.ts'
 import type { ToolName } from './crew.ts'
 import { getAgent } from './agents.ts'
-import { loadRunContext } from './context.ts'
+import { loadRunContext, type PendingSummary, type RunContext } from './context.ts'
 import { loadRunLimits } from './limits.ts'
 import { resolveModels } from './models.ts'
 import {
@@ -32,6 +32,7 @@ import {
 } from './runs.ts'
 import type { Agent, Run } from './schemas.ts'
 import type { RunSink } from './sinks.ts'
+import { summariseHistory } from './summary.ts'
 import { agentTools, langchainTools, outcomeText, parametersOf, type ToolOutcome } from './tools.ts'
 
 // One run's work (ADR 0024): a LangGraph graph of a model node (streamChat: timeouts, fallbacks,
@@ -339,6 +340,45 @@ export async function executeRun(job: RunJob): Promise<void> {
       return said
     }
 
+    /**
+     * Older turns that did not fit are summarised into the conversation before the first model
+     * call. A summary that cannot be written (the provider fails) does not fail the run: the prompt
+     * then says how many turns are not shown.
+     */
+    const summarised = async (context: RunContext): Promise<string> => {
+      const started = new Date()
+      try {
+        const { summary, result, messageId } = await summariseHistory({
+          ctx: agentActor(ctx, run.id, agent.id, run.trigger_message_id),
+          conversationId: run.conversation_id,
+          pending: context.summarise as PendingSummary,
+          model: agent.model ?? undefined,
+          timeoutMs: limits.modelTimeoutMs,
+          maxRetries: limits.maxRetries,
+          signal,
+        })
+        addUsage(usage, result.model, result.usage?.input_tokens, result.usage?.output_tokens)
+        await recordStep(ctx, run.id, {
+          position: position++,
+          kind: 'model_call',
+          name: result.model,
+          agentId: agent.id,
+          input: { purpose: 'summary', turns: context.summarise?.turns.length, failed: result.failed },
+          output: { message_id: messageId, messages: summary.messages, text_chars: summary.text.length },
+          usage: result.usage
+            ? { input_tokens: result.usage.input_tokens, output_tokens: result.usage.output_tokens }
+            : null,
+          startedAt: started,
+          finishedAt: new Date(),
+        })
+        return context.withSummary(summary)
+      } catch (error) {
+        signal.throwIfAborted()
+        console.error(JSON.stringify({ level: 'warn', run_id: run.id, summary_failed: String(error) }))
+        return context.system
+      }
+    }
+
     /** The coordinator hands a task to a specialist, who works on it with its own prompt and tools. */
     const delegate = async (from: Agent, args: unknown): Promise<ToolOutcome> => {
       const parsed = DelegationSchema.safeParse(args)
@@ -373,7 +413,8 @@ export async function executeRun(job: RunJob): Promise<void> {
       return { ok: true, result: { agent_id: specialist.id, answer: result } }
     }
 
-    await work(agent, context.system, context.history, true)
+    const system = context.summarise ? await summarised(context) : context.system
+    await work(agent, system, context.history, true)
 
     if (stoppedAtLimit) {
       const note = `(Stopped: this run reached its limit of ${limits.maxModelCalls} model calls.)`
