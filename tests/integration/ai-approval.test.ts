@@ -523,6 +523,27 @@ describe('approval policy', () => {
     expect((await taskRows(ada)).map((row) => row.title)).toEqual(['B'])
   })
 
+  it('takes one of two decisions sent at once; the other is a 409', async () => {
+    configure()
+    const ada = await createUser('ada')
+    const [task] = await addTasks(ada, ['Contested'])
+    reply({ toolCalls: [{ name: 'delete_task', args: { id: task.id } }] })
+    const paused = await ask(ada, 'Delete it', 'task_manager')
+    const actionId = paused.approvals[0].action_id
+    reply({ text: 'Done.' })
+    const answers = await Promise.all([
+      decide(ada, paused.id, [{ action_id: actionId, approve: true }]),
+      decide(ada, paused.id, [{ action_id: actionId, approve: false }]),
+    ])
+    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 409])
+    const winner = answers[0].status === 202 ? 'approved' : 'refused'
+    await backgroundSettled()
+    const done = await runOf(ada, paused.id)
+    expect(done.status).toBe('succeeded')
+    expect(done.approvals[0].decision).toBe(winner)
+    expect(await taskRows(ada)).toHaveLength(winner === 'approved' ? 0 : 1)
+  })
+
   it('does not count a waiting run among the user’s runs at once', async () => {
     configure()
     setRunLimitsForTests({ runsPerMinute: 0, maxActiveRuns: 1 })
