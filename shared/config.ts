@@ -63,7 +63,15 @@ export interface AiConfig {
    * runtime has it, else the local model (shared/knowledge/embeddings.ts).
    */
   embeddingModel?: string
+  /**
+   * `AI_APPROVAL_TTL_SECONDS`: how long a run may wait for the user's approval of a change before it
+   * is cancelled (`approval_expired`) and nothing it proposed runs; default 86400 (24 h). ADR 0030.
+   */
+  approvalTtlSeconds?: number
 }
+
+/** AI_APPROVAL_TTL_SECONDS's default: a day. */
+export const DEFAULT_APPROVAL_TTL_SECONDS = 24 * 60 * 60
 
 const LOCAL_SUPABASE_URL = 'http://127.0.0.1:54321'
 /** The dev servers a local frontend usually runs on (Vite, Next.js, Expo web). */
@@ -103,6 +111,7 @@ function readAiConfig(): AiConfig {
     fallbackModels: commaList(env('AI_FALLBACK_MODELS')),
     compatibleStreamUsage: env('OPENAI_COMPATIBLE_STREAM_USAGE')?.toLowerCase() !== 'false',
     embeddingModel: env('AI_EMBEDDING_MODEL')?.trim() || undefined,
+    approvalTtlSeconds: Math.max(1, count('AI_APPROVAL_TTL_SECONDS', DEFAULT_APPROVAL_TTL_SECONDS)),
   }
 }
 

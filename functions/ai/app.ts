@@ -1,4 +1,5 @@
 import { createApp } from '../../shared/http/app.ts'
+import * as approveRun from './routes/approve-run.ts'
 import * as cancelRun from './routes/cancel-run.ts'
 import * as createAgent from './routes/create-agent.ts'
 import * as deleteAgent from './routes/delete-agent.ts'
@@ -22,5 +23,6 @@ for (const route of [
   listRuns,
   getRun,
   cancelRun,
+  approveRun,
 ])
   route.register(app)

@@ -12,6 +12,8 @@ export type RunEvent =
   | 'tool_call'
   | 'tool_result'
   | 'delegated'
+  | 'approval_required'
+  | 'run_resumed'
   | 'run_finished'
   | 'run_failed'
 
@@ -47,7 +49,7 @@ export function realtimeRest(accessToken: string): BroadcastTransport {
  * A failed broadcast is logged and does not stop the run: the stored messages are the record.
  */
 export class RunBroadcaster {
-  private seq = 0
+  private seq: number
   private text = ''
   private timer: ReturnType<typeof setTimeout> | undefined
   private queue: BroadcastMessage[] = []
@@ -62,7 +64,16 @@ export class RunBroadcaster {
     private readonly runId: string,
     private readonly transport: BroadcastTransport,
     private readonly intervalMs = 50,
-  ) {}
+    /** Where numbering starts: a resumed run's events follow the ones before its pause. */
+    firstSeq = 0,
+  ) {
+    this.seq = firstSeq
+  }
+
+  /** The `seq` the next event other than a token gets (text gathered so far is sent before it). */
+  nextSeq(): number {
+    return this.seq + (this.text ? 1 : 0)
+  }
 
   get topic(): string {
     return `conversation:${this.conversationId}`

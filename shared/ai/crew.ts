@@ -11,7 +11,9 @@ export const toolNames = [
   'list_tasks',
   'create_task',
   'update_task',
+  'update_tasks',
   'complete_task',
+  'complete_tasks',
   'delete_task',
   'list_notes',
   'read_note',
@@ -22,6 +24,7 @@ export const toolNames = [
   'create_goal',
   'update_goal',
   'update_goal_progress',
+  'delete_goal',
   'list_reflections',
   'create_reflection',
 ] as const
@@ -60,7 +63,7 @@ const specialists: AgentDefinition[] = [
     backstory:
       'You have planned the calendars of busy people for years. You respect deadlines and energy alike, ' +
       'leave room for the unexpected, and say plainly when a plan does not fit in the time there is.',
-    tools: [...readTasks, 'update_task', ...readGoals, ...readNotes],
+    tools: [...readTasks, 'update_task', 'update_tasks', ...readGoals, ...readNotes],
     defaultModel: null,
     temperature: 0.2,
     delegatesTo: [],
@@ -78,7 +81,9 @@ const specialists: AgentDefinition[] = [
       ...readTasks,
       'create_task',
       'update_task',
+      'update_tasks',
       'complete_task',
+      'complete_tasks',
       'delete_task',
       ...readNotes,
       'note_to_tasks',
@@ -96,7 +101,7 @@ const specialists: AgentDefinition[] = [
     backstory:
       'You are an encouraging coach who asks good questions. You link every goal to the one above it and ' +
       'celebrate progress without pretending.',
-    tools: [...readGoals, 'create_goal', 'update_goal', 'update_goal_progress', ...readTasks],
+    tools: [...readGoals, 'create_goal', 'update_goal', 'update_goal_progress', 'delete_goal', ...readTasks],
     defaultModel: null,
     temperature: 0.5,
     delegatesTo: [],

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { createMessage, recordAgentMessage } from '../chat/service.ts'
 import type { Message } from '../chat/schemas.ts'
+import { DEFAULT_APPROVAL_TTL_SECONDS, loadAiConfig } from '../config.ts'
 import { agentContext, type ServiceContext, type Tx } from '../core/context.ts'
 import { ConflictError, NotFoundError, RateLimitedError } from '../core/errors.ts'
 import { page, readCursor } from '../core/pages.ts'
@@ -13,6 +14,8 @@ import { COORDINATOR_ID } from './crew.ts'
 import { loadRunLimits } from './limits.ts'
 import {
   type Agent,
+  type Approval,
+  ApprovalSchema,
   type Run,
   RunCreateSchema,
   RunIdInputSchema,
@@ -26,8 +29,9 @@ import {
 // stores the user's message and the run in one short transaction; the work itself (model calls,
 // tools) happens after it, each write in a transaction of its own, never one held across a model call.
 
-const RUN_COLUMNS = columnsOf(RunSchema)
+export const RUN_COLUMNS = columnsOf(RunSchema)
 const STEP_COLUMNS = columnsOf(RunStepSchema)
+const APPROVAL_COLUMNS = columnsOf(ApprovalSchema).filter((column) => column !== 'action_id')
 
 export const runNotFound = () => new NotFoundError('No such run')
 
@@ -37,6 +41,30 @@ function runLimitError(error: unknown): RateLimitedError | undefined {
   if (code !== 'CS429' || !message?.startsWith('At most')) return undefined
   const seconds = Number(detail)
   return new RateLimitedError(message, Number.isFinite(seconds) ? seconds : 60)
+}
+
+/** AI_APPROVAL_TTL_SECONDS: how long a run may wait for approval. */
+export const approvalTtlSeconds = () => loadAiConfig().approvalTtlSeconds ?? DEFAULT_APPROVAL_TTL_SECONDS
+
+/**
+ * Cancels the user's runs that have waited for approval longer than AI_APPROVAL_TTL_SECONDS
+ * (`approval_expired`), deleting what they had kept first, so nothing they proposed can run. Done
+ * wherever such a run may be found: starting a run, reading runs, deciding an approval.
+ */
+export async function expireApprovals(tx: Tx, userId: string): Promise<void> {
+  const ttl = approvalTtlSeconds()
+  await tx`
+    with expired as (
+      delete from public.agent_run_pauses
+      where user_id = ${userId} and created_at < now() - make_interval(secs => ${ttl})
+      returning run_id
+    )
+    update public.agent_runs r
+    set status = 'cancelled', finished_at = now(),
+        error = jsonb_build_object('code', 'approval_expired',
+          'message', ${`The run waited for approval longer than ${ttl} seconds; nothing it proposed was done`}::text)
+    from expired e
+    where r.user_id = ${userId} and r.id = e.run_id and r.status = 'awaiting_approval'`
 }
 
 export interface StartedRun {
@@ -56,6 +84,7 @@ export const startRun = defineVerb('runs.start', RunCreateSchema, async ({ ctx, 
     return await withUser(
       ctx,
       async (tx): Promise<StartedRun> => {
+        await expireApprovals(tx, ctx.userId)
         await tx`select private.check_run_limits(${limits.maxActiveRuns}, ${limits.runsPerMinute},
                    ${`${limits.staleAfterSeconds} seconds`}::interval)`
         const agent = await agentForRun(ctx, tx, input.agent_id ?? COORDINATOR_ID)
@@ -105,32 +134,42 @@ const ListPosition = z.tuple([TimestampSchema, z.uuid()])
 
 export const listRuns = defineVerb('runs.list', RunListQuerySchema, async ({ ctx, input }) => {
   const after = readCursor(input.cursor, ListPosition)
-  const rows = await withUserStatement(
+  const rows = await withUser(
     ctx,
-    (tx) => tx<Run[]>`
-      select ${tx(RUN_COLUMNS)} from public.agent_runs
-      where user_id = ${ctx.userId}
-        ${input.conversation_id ? tx`and conversation_id = ${input.conversation_id}` : tx``}
-        ${input.status ? tx`and status = any(${input.status}::public.run_status[])` : tx``}
-        ${after ? tx`and (created_at, id) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : tx``}
-      order by created_at desc, id desc
-      limit ${input.limit + 1}`,
+    async (tx) => {
+      await expireApprovals(tx, ctx.userId)
+      return tx<Run[]>`
+        select ${tx(RUN_COLUMNS)} from public.agent_runs
+        where user_id = ${ctx.userId}
+          ${input.conversation_id ? tx`and conversation_id = ${input.conversation_id}` : tx``}
+          ${input.status ? tx`and status = any(${input.status}::public.run_status[])` : tx``}
+          ${after ? tx`and (created_at, id) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : tx``}
+        order by created_at desc, id desc
+        limit ${input.limit + 1}`
+    },
     ctx.tx,
   )
   return page(rows, input.limit, (row) => [row.created_at, row.id])
 })
 
-/** A run with its steps in order. */
+/** A run with its steps in order, the changes it proposed for approval, and when a wait expires. */
 export const getRun = defineVerb('runs.get', RunIdInputSchema, async ({ ctx, input }) =>
   withUser(
     ctx,
     async (tx) => {
+      await expireApprovals(tx, ctx.userId)
       const [run] = await tx<Run[]>`select ${tx(RUN_COLUMNS)} from public.agent_runs where id = ${input.id}`
       if (!run) throw runNotFound()
       const steps = await tx<RunStep[]>`
         select ${tx(STEP_COLUMNS)} from public.agent_run_steps
         where user_id = ${ctx.userId} and run_id = ${input.id} order by position`
-      return { ...run, steps }
+      const approvals = await tx<Approval[]>`
+        select id as action_id, ${tx(APPROVAL_COLUMNS)} from public.agent_run_approvals
+        where user_id = ${ctx.userId} and run_id = ${input.id} order by position`
+      const [pause] = await tx<{ expires_at: string }[]>`
+        select created_at + make_interval(secs => ${approvalTtlSeconds()}) as expires_at
+        from public.agent_run_pauses where user_id = ${ctx.userId} and run_id = ${input.id}`
+      return { ...run, steps, approvals, approval_expires_at: pause?.expires_at ?? null }
     },
     ctx.tx,
   ),
@@ -155,7 +194,8 @@ export class RunCancelled extends Error {
 }
 
 /**
- * Cancels a queued or running run: it is marked cancelled now; the instance working on it stops the
+ * Cancels a queued, running or waiting run: it is marked cancelled now (a waiting one's kept state is
+ * deleted, so nothing it proposed runs); the instance working on it stops the
  * provider's stream and its tools (at once if it is this one, else at its next heartbeat) and keeps
  * the partial answer, marked. Cancelling a cancelled run again answers it as it is; one that has
  * finished otherwise is a 409.
@@ -166,9 +206,13 @@ export const cancelRun = defineVerb('runs.cancel', RunIdInputSchema, async ({ ct
     async (tx) => {
       const [cancelled] = await tx<Run[]>`
         update public.agent_runs set status = 'cancelled', finished_at = now()
-        where id = ${input.id} and status in ('queued', 'running')
+        where id = ${input.id} and status in ('queued', 'running', 'awaiting_approval')
         returning ${tx(RUN_COLUMNS)}`
-      if (cancelled) return cancelled
+      // A run waiting for approval keeps nothing to resume: what it proposed never runs.
+      if (cancelled) {
+        await tx`delete from public.agent_run_pauses where user_id = ${ctx.userId} and run_id = ${input.id}`
+        return cancelled
+      }
       const [current] = await tx<
         Run[]
       >`select ${tx(RUN_COLUMNS)} from public.agent_runs where id = ${input.id}`
@@ -212,6 +256,8 @@ export async function heartbeat(ctx: ServiceContext, runId: string): Promise<boo
 }
 
 export interface StepRecord {
+  /** Given when the step's id must be known first (a proposed change's action id). */
+  id?: string
   position: number
   kind: RunStep['kind']
   name: string
@@ -227,7 +273,7 @@ export interface StepRecord {
 const MAX_STEP_JSON = 60 * 1024
 
 /** A step's JSON within the table's limit: too large a value is kept as the start of its text. */
-function bounded(value: Record<string, unknown> | undefined): Record<string, unknown> {
+export function bounded(value: Record<string, unknown> | undefined): Record<string, unknown> {
   const text = JSON.stringify(value ?? {})
   if (new TextEncoder().encode(text).length <= MAX_STEP_JSON) return value ?? {}
   return { truncated: true, text: text.slice(0, MAX_STEP_JSON / 4) }
@@ -235,9 +281,9 @@ function bounded(value: Record<string, unknown> | undefined): Record<string, unk
 
 export async function insertStep(tx: Tx, userId: string, runId: string, step: StepRecord): Promise<void> {
   await tx`
-    insert into public.agent_run_steps (user_id, run_id, position, kind, name, agent_id, input, output, error,
+    insert into public.agent_run_steps (id, user_id, run_id, position, kind, name, agent_id, input, output, error,
                                         usage, started_at, finished_at)
-    values (${userId}, ${runId}, ${step.position}, ${step.kind}, ${step.name.slice(0, 200)}, ${step.agentId},
+    values (coalesce(${step.id ?? null}::uuid, gen_random_uuid()), ${userId}, ${runId}, ${step.position}, ${step.kind}, ${step.name.slice(0, 200)}, ${step.agentId},
             ${jsonParam(tx, bounded(step.input))}, ${jsonParam(tx, bounded(step.output))},
             ${step.error ? jsonParam(tx, step.error) : null}, ${step.usage ? jsonParam(tx, step.usage) : null},
             ${step.startedAt.toISOString()}, ${step.finishedAt.toISOString()})`
@@ -263,6 +309,34 @@ export async function recordStep(
         },
       })
     }
+  })
+}
+
+/**
+ * What a decided action answered (approved and run, or refused), recorded once on its approval, and
+ * the tool message in the conversation, in one transaction (its step was recorded when proposed).
+ */
+export async function recordDecision(
+  ctx: ServiceContext,
+  runId: string,
+  agentId: string,
+  actionId: string,
+  outcome: Record<string, unknown>,
+  toolMessage: { conversationId: string; content: string; metadata: Record<string, unknown> },
+): Promise<void> {
+  await withUser(ctx, async (tx) => {
+    await tx`
+      update public.agent_run_approvals set outcome = ${jsonParam(tx, bounded(outcome))}
+      where user_id = ${ctx.userId} and id = ${actionId} and outcome is null`
+    await recordAgentMessage.trusted({
+      ctx: { ...agentActor(ctx, runId, agentId), tx },
+      input: {
+        conversation_id: toolMessage.conversationId,
+        role: 'tool',
+        content: toolMessage.content,
+        metadata: toolMessage.metadata,
+      },
+    })
   })
 }
 

@@ -140,10 +140,20 @@ export type Agent = z.infer<typeof AgentSchema>
 export type AgentCreate = z.infer<typeof AgentCreateSchema>
 export type AgentUpdate = z.infer<typeof AgentUpdateSchema>
 
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const
+export const RUN_STATUSES = [
+  'queued',
+  'running',
+  'awaiting_approval',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const
 export const RunStatusSchema = z.enum(RUN_STATUSES).openapi('RunStatus')
 
-/** Why a run failed: an API error code, or `timeout` (the run's wall-clock limit), `interrupted` (cut off). */
+/**
+ * Why a run failed: an API error code, or `timeout` (the run's wall-clock limit), `interrupted` (cut
+ * off); or why it was cancelled without a user asking: `approval_expired`.
+ */
 export const RunErrorSchema = z
   .object({ code: z.string(), message: z.string() })
   .openapi('RunError', { example: { code: 'provider_unavailable', message: 'Set OPENAI_API_KEY' } })
@@ -184,7 +194,87 @@ export const RunStepSchema = z
   })
   .openapi('RunStep')
 
-export const RunWithStepsSchema = RunSchema.extend({ steps: z.array(RunStepSchema) }).openapi('RunWithSteps')
+export const APPROVAL_REASONS = ['delete', 'bulk', 'write'] as const
+
+/** A change an agent proposes and the user approves or refuses (ADR 0030); its id is the action id. */
+export const ApprovalSchema = z
+  .object({
+    action_id: z.uuid().openapi({ description: 'The id of the tool-call step that proposes the change' }),
+    tool: z.string(),
+    agent_id: z.string(),
+    arguments: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: 'What the model called the tool with' }),
+    reason: z.enum(APPROVAL_REASONS).openapi({
+      description:
+        'Why it needs approval: delete (it deletes), bulk (more than 10 rows), write (`ai.approval` is always)',
+    }),
+    summary: z
+      .string()
+      .openapi({ description: 'The change in a sentence', example: 'Delete the task “File taxes”' }),
+    change: z
+      .object({
+        operation: z.enum(['create', 'update', 'delete']),
+        table: z.enum(['tasks', 'notes', 'goals', 'reflections']),
+        count: z.number().int().openapi({ description: 'How many rows it would change' }),
+        rows: z
+          .array(z.object({ id: z.uuid().nullable(), title: z.string().nullable() }))
+          .openapi({ description: 'The rows it would touch (id null for a row it would create)' }),
+        fields: z.record(z.string(), z.unknown()).optional().openapi({ description: 'What an update sets' }),
+      })
+      .openapi('ProposedChange'),
+    decision: z.enum(['approved', 'refused']).nullable(),
+    note: z.string().nullable(),
+    decided_at: TimestampSchema.nullable(),
+    outcome: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: 'What running it answered: {ok, result} or {ok: false, error}' }),
+    created_at: TimestampSchema,
+  })
+  .openapi('Approval')
+
+export const RunWithStepsSchema = RunSchema.extend({
+  steps: z.array(RunStepSchema),
+  approvals: z
+    .array(ApprovalSchema)
+    .openapi({ description: 'The changes it proposed for approval, in order' }),
+  approval_expires_at: TimestampSchema.nullable().openapi({
+    description: 'While awaiting approval: when it expires (AI_APPROVAL_TTL_SECONDS after it began to wait)',
+  }),
+}).openapi('RunWithSteps')
+
+export const ApprovalDecisionSchema = z
+  .strictObject({
+    action_id: z.uuid().openapi({ description: 'A pending action of the run (approvals[].action_id)' }),
+    approve: z.boolean(),
+    note: z
+      .string()
+      .trim()
+      .max(2000)
+      .refine(noNul, NUL_MESSAGE)
+      .optional()
+      .openapi({ description: 'Why, for the agent (it reads a refusal’s note)' }),
+  })
+  .openapi('ApprovalDecision')
+
+/** The decisions on every change a run awaits, one each. */
+export const ApprovalDecisionsSchema = z
+  .strictObject({
+    decisions: z
+      .array(ApprovalDecisionSchema)
+      .min(1)
+      .max(100)
+      .refine((decisions) => new Set(decisions.map((d) => d.action_id)).size === decisions.length, {
+        message: 'Decide each action once',
+      }),
+  })
+  .openapi('ApprovalDecisions')
+
+export const RunApprovalInputSchema = z.object({
+  id: z.uuid(),
+  decisions: ApprovalDecisionsSchema.shape.decisions,
+})
 
 /** A user message's text, as chat takes it. */
 const ContentSchema = MessageCreateSchema.shape.content
@@ -257,4 +347,6 @@ export const RunIdInputSchema = z.object({ id: z.uuid() })
 
 export type Run = z.infer<typeof RunSchema>
 export type RunStep = z.infer<typeof RunStepSchema>
+export type Approval = z.infer<typeof ApprovalSchema>
+export type RunApprovalInput = z.infer<typeof RunApprovalInputSchema>
 export type RunCreate = z.infer<typeof RunCreateSchema>

@@ -17,6 +17,10 @@ export interface RunSink {
     error?: { code: string; message: string }
   }): void
   delegated(delegation: { from: string; to: string; task: string }): void
+  /** The run paused: these changes wait for the user's decision (ADR 0030). */
+  approvalRequired(info: { actions: unknown[]; expires_at: string }): void
+  /** A paused run goes on, with the user's decisions. */
+  resumed(info: { decisions: Array<{ action_id: string; approve: boolean }> }): void
   finished(info: {
     status: 'succeeded' | 'cancelled'
     message_id: string
@@ -26,7 +30,10 @@ export interface RunSink {
   failed(error: { code: string; message: string }): void
 }
 
-/** Broadcasts on `conversation:{id}`: run_started, token, tool_call, tool_result, delegated, run_finished, run_failed. */
+/**
+ * Broadcasts on `conversation:{id}`: run_started, token, tool_call, tool_result, delegated,
+ * approval_required, run_resumed, run_finished, run_failed.
+ */
 export function realtimeSink(broadcaster: RunBroadcaster): RunSink {
   return {
     started: (info) => broadcaster.send('run_started', info),
@@ -34,6 +41,8 @@ export function realtimeSink(broadcaster: RunBroadcaster): RunSink {
     toolCall: (call) => broadcaster.send('tool_call', call),
     toolResult: (result) => broadcaster.send('tool_result', result),
     delegated: (delegation) => broadcaster.send('delegated', delegation),
+    approvalRequired: (info) => broadcaster.send('approval_required', info),
+    resumed: (info) => broadcaster.send('run_resumed', info),
     finished: (info) => broadcaster.send('run_finished', info),
     failed: (error) => broadcaster.send('run_failed', { error }),
   }
@@ -92,6 +101,18 @@ export function uiMessageSink(
       )
     },
     delegated: () => {},
+    // The stream ends here; the run goes on (over Realtime) once the user decides.
+    approvalRequired: (info) => {
+      closeText()
+      writer.write({ type: 'data-approval_required', data: { run_id: run.id, ...info } })
+      writer.write({ type: 'finish-step' })
+      writer.write({
+        type: 'finish',
+        finishReason: 'other',
+        messageMetadata: { run_id: run.id, status: 'awaiting_approval' },
+      })
+    },
+    resumed: () => {},
     finished: (info) => {
       closeText()
       writer.write({ type: 'finish-step' })
@@ -127,6 +148,8 @@ export function allSinks(sinks: RunSink[]): RunSink {
     toolCall: each('toolCall'),
     toolResult: each('toolResult'),
     delegated: each('delegated'),
+    approvalRequired: each('approvalRequired'),
+    resumed: each('resumed'),
     finished: each('finished'),
     failed: each('failed'),
   }

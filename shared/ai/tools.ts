@@ -9,9 +9,27 @@ import type { Verb } from '../core/verb.ts'
 import { NoteCreateSchema } from '../notes/schemas.ts'
 import { createNote, getNote, listNotes, updateNote } from '../notes/service.ts'
 import { GoalChangeSchema } from '../planning/schemas.ts'
-import { createGoal, createReflection, listGoals, listReflections, updateGoal } from '../planning/service.ts'
-import { TaskListQuerySchema } from '../tasks/schemas.ts'
-import { createTask, deleteTask, listTasks, setTaskStatus, updateTask } from '../tasks/service.ts'
+import {
+  createGoal,
+  createReflection,
+  deleteGoal,
+  getGoal,
+  listGoals,
+  listReflections,
+  updateGoal,
+} from '../planning/service.ts'
+import { TaskBulkChangeSchema, TaskListQuerySchema, TaskSelectionSchema } from '../tasks/schemas.ts'
+import {
+  createTask,
+  deleteTask,
+  getTask,
+  listTasks,
+  selectTasks,
+  setTaskStatus,
+  taskSubtree,
+  updateTask,
+  updateTasks,
+} from '../tasks/service.ts'
 import type { ToolName } from './crew.ts'
 
 // The agents' tools are the service verbs (ADR 0026): each tool's parameters are its verb's own zod
@@ -28,6 +46,20 @@ export type ToolOutcome =
       error: { code: string; message: string; details?: Array<{ path: string; message: string }> }
     }
 
+/** What a tool call would change, in words and as data: what an approval is asked for. */
+export interface ProposedChange {
+  operation: 'create' | 'update' | 'delete'
+  table: 'tasks' | 'notes' | 'goals' | 'reflections'
+  /** How many rows it would change: a task's subtasks and a note's checklist tasks count too. */
+  count: number
+  /** The rows it would touch (existing ones with their ids; at most 100 listed). */
+  rows: Array<{ id: string | null; title: string | null }>
+  /** The fields an update sets. */
+  fields?: Record<string, unknown>
+  /** The change in a sentence, for the user. */
+  summary: string
+}
+
 export interface AgentTool {
   name: ToolName
   description: string
@@ -36,6 +68,13 @@ export interface AgentTool {
   /** The zod schema of its arguments: the verb's own, or derived from it. */
   schema: z.ZodType
   call(ctx: ServiceContext, args: unknown): Promise<unknown>
+  /**
+   * A tool that changes rows: what a call would change, read under the user's RLS without changing
+   * anything. Throws the domain error the call itself would answer (invalid arguments, not found).
+   */
+  propose?(ctx: ServiceContext, args: unknown): Promise<ProposedChange>
+  /** The arguments that change exactly the rows proposed (a filter becomes the ids it matched). */
+  bind?(args: unknown, change: ProposedChange): unknown
 }
 
 type AnyVerb = Verb<z.ZodType, unknown>
@@ -105,6 +144,90 @@ const GoalProgressSchema = IdInputSchema.extend({
   progress: GoalChangeSchema.shape.changes.shape.progress.unwrap(),
 })
 const SearchTasksSchema = TaskListQuerySchema.extend({ q: z.string().trim().min(1).max(200) })
+const DeleteGoalSchema = IdInputSchema
+
+/** The lines of a note that `note_to_tasks` makes tasks of (at most 50): not headings, not checklist items. */
+function taskLines(blocks: readonly Block[]): string[] {
+  const lines: string[] = []
+  const walk = (level: readonly Block[]) => {
+    for (const block of level) {
+      const text = inlineText(block.content).trim()
+      if (text && block.type !== 'checkListItem' && !block.type.startsWith('heading')) lines.push(text)
+      if (block.children?.length) walk(block.children)
+    }
+  }
+  walk(blocks)
+  return lines.slice(0, 50).map((line) => Array.from(line).slice(0, 500).join(''))
+}
+
+/** How many checklist items (and so tasks) plain text makes. */
+const checklistItems = (text: string | undefined) =>
+  (text ?? '').split(/\r?\n/).filter((line) => /^\s*[-*]\s+\[( |x|X)\]\s+/.test(line)).length
+
+/** `Give “x”`: a title quoted for a summary, cut short. */
+const quoted = (title: string | null | undefined) => {
+  const text = (title ?? '').trim()
+  if (!text) return 'an untitled one'
+  const chars = Array.from(text)
+  return `“${chars.length > 80 ? `${chars.slice(0, 79).join('')}…` : text}”`
+}
+
+/** An update's fields in words: `due date 2026-12-04, priority high`. */
+const fieldWords = (fields: Record<string, unknown>) =>
+  Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(
+      ([field, value]) =>
+        `${field.replaceAll('_', ' ')} ${value === null ? 'cleared' : typeof value === 'string' ? value : JSON.stringify(value)}`,
+    )
+    .join(', ')
+
+const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`
+
+/** A bulk change of tasks: what the selection matches now, and the arguments bound to those rows. */
+const bulkTasks = (
+  name: 'update_tasks' | 'complete_tasks',
+  description: string,
+  schema: z.ZodType,
+  changesOf: (args: Record<string, unknown>) => Record<string, unknown>,
+): AgentTool => ({
+  name,
+  description,
+  verbName: updateTasks.verbName,
+  schema,
+  call: (ctx, args) => {
+    const parsed = parseArgs(schema, args) as Record<string, unknown>
+    return updateTasks({
+      ctx,
+      input: { ids: parsed.ids, filter: parsed.filter, changes: changesOf(parsed) } as never,
+    })
+  },
+  propose: async (ctx, args) => {
+    const parsed = parseArgs(schema, args) as Record<string, unknown>
+    const { tasks } = await selectTasks({ ctx, input: { ids: parsed.ids, filter: parsed.filter } as never })
+    const fields = changesOf(parsed)
+    return {
+      operation: 'update',
+      table: 'tasks',
+      count: tasks.length,
+      rows: tasks.map((task) => ({ id: task.id, title: task.title })),
+      fields,
+      summary:
+        name === 'complete_tasks'
+          ? `Mark ${plural(tasks.length, 'task')} done`
+          : `Change ${plural(tasks.length, 'task')}: ${fieldWords(fields)}`,
+    }
+  },
+  // A filter is bound to the tasks it matched when proposed: an approval covers exactly those.
+  bind: (args, change) => {
+    const { filter: _filter, ...rest } = args as Record<string, unknown>
+    if (!('filter' in (args as object)) || change.rows.length === 0) return args
+    return { ...rest, ids: change.rows.map((row) => row.id) }
+  },
+})
+
+const BulkTasksSchema = TaskBulkChangeSchema
+const CompleteTasksSchema = TaskSelectionSchema
 
 export const agentTools: Record<ToolName, AgentTool> = {
   search_tasks: {
@@ -120,11 +243,43 @@ export const agentTools: Record<ToolName, AgentTool> = {
     'List the user’s tasks, filtered by status, priority, due dates; a page at a time',
     listTasks as AnyVerb,
   ),
-  create_task: verbTool('create_task', 'Create a task for the user', createTask as AnyVerb),
-  update_task: verbTool(
-    'update_task',
-    'Change fields of one of the user’s tasks (id, and the changes)',
-    updateTask as AnyVerb,
+  create_task: {
+    ...verbTool('create_task', 'Create a task for the user', createTask as AnyVerb),
+    propose: async (_ctx, args) => {
+      const task = parseArgs(createTask.input, args)
+      return {
+        operation: 'create',
+        table: 'tasks',
+        count: 1,
+        rows: [{ id: null, title: task.title }],
+        summary: `Create the task ${quoted(task.title)}${task.due_date ? ` due ${task.due_date}` : ''}`,
+      }
+    },
+  },
+  update_task: {
+    ...verbTool(
+      'update_task',
+      'Change fields of one of the user’s tasks (id, and the changes)',
+      updateTask as AnyVerb,
+    ),
+    propose: async (ctx, args) => {
+      const { id, changes } = parseArgs(updateTask.input, args)
+      const task = await getTask({ ctx, input: { id } })
+      return {
+        operation: 'update',
+        table: 'tasks',
+        count: 1,
+        rows: [{ id, title: task.title }],
+        fields: changes,
+        summary: `Change the task ${quoted(task.title)}: ${fieldWords(changes)}`,
+      }
+    },
+  },
+  update_tasks: bulkTasks(
+    'update_tasks',
+    'Change the status, priority or due date of many of the user’s tasks at once: by ids, or every task matching a filter (e.g. all due on a date); at most 100',
+    BulkTasksSchema,
+    (args) => args.changes as Record<string, unknown>,
   ),
   complete_task: {
     name: 'complete_task',
@@ -135,12 +290,40 @@ export const agentTools: Record<ToolName, AgentTool> = {
       const { id } = parseArgs(CompleteTaskSchema, args)
       return setTaskStatus({ ctx, input: { id, changes: { status: 'done' } } })
     },
+    propose: async (ctx, args) => {
+      const { id } = parseArgs(CompleteTaskSchema, args)
+      const task = await getTask({ ctx, input: { id } })
+      return {
+        operation: 'update',
+        table: 'tasks',
+        count: 1,
+        rows: [{ id, title: task.title }],
+        fields: { status: 'done' },
+        summary: `Mark the task ${quoted(task.title)} done`,
+      }
+    },
   },
-  delete_task: verbTool(
-    'delete_task',
-    'Delete one of the user’s tasks (and its subtasks)',
-    deleteTask as AnyVerb,
+  complete_tasks: bulkTasks(
+    'complete_tasks',
+    'Mark many of the user’s tasks done at once: by ids, or every task matching a filter; at most 100',
+    CompleteTasksSchema,
+    () => ({ status: 'done' }),
   ),
+  delete_task: {
+    ...verbTool('delete_task', 'Delete one of the user’s tasks (and its subtasks)', deleteTask as AnyVerb),
+    propose: async (ctx, args) => {
+      const { id } = parseArgs(deleteTask.input, args)
+      const subtree = await taskSubtree({ ctx, input: { id } })
+      const subtasks = subtree.length - 1
+      return {
+        operation: 'delete',
+        table: 'tasks',
+        count: subtree.length,
+        rows: subtree.slice(0, 100),
+        summary: `Delete the task ${quoted(subtree[0].title)}${subtasks ? ` and its ${plural(subtasks, 'subtask')}` : ''}`,
+      }
+    },
+  },
   list_notes: {
     ...verbTool('list_notes', 'List or search the user’s notes (q: full-text search)', listNotes as AnyVerb),
     call: async (ctx, args) => {
@@ -160,6 +343,17 @@ export const agentTools: Record<ToolName, AgentTool> = {
     call: async (ctx, args) => {
       const { text, ...fields } = parseArgs(CreateNoteToolSchema, args)
       return readableNote(await createNote({ ctx, input: { ...fields, content: textBlocks(text ?? '') } }))
+    },
+    propose: async (_ctx, args) => {
+      const { text, title } = parseArgs(CreateNoteToolSchema, args)
+      const items = checklistItems(text)
+      return {
+        operation: 'create',
+        table: 'notes',
+        count: 1 + items,
+        rows: [{ id: null, title }],
+        summary: `Write the note ${quoted(title)}${items ? ` with ${plural(items, 'checklist task')}` : ''}`,
+      }
     },
   },
   append_to_note: {
@@ -181,6 +375,18 @@ export const agentTools: Record<ToolName, AgentTool> = {
       })
       return readableNote(updated)
     },
+    propose: async (ctx, args) => {
+      const { id, text } = parseArgs(AppendToNoteSchema, args)
+      const note = await getNote({ ctx, input: { id } })
+      const items = checklistItems(text)
+      return {
+        operation: 'update',
+        table: 'notes',
+        count: 1 + items,
+        rows: [{ id, title: note.title }],
+        summary: `Add ${plural(text.split(/\r?\n/).filter((line) => line.trim()).length, 'line')} to the note ${quoted(note.title)}${items ? ` (${plural(items, 'checklist task')})` : ''}`,
+      }
+    },
   },
   note_to_tasks: {
     name: 'note_to_tasks',
@@ -190,34 +396,58 @@ export const agentTools: Record<ToolName, AgentTool> = {
     call: async (ctx, args) => {
       const { id } = parseArgs(IdInputSchema, args)
       const note = await getNote({ ctx, input: { id } })
-      const lines: string[] = []
-      const walk = (blocks: readonly Block[]) => {
-        for (const block of blocks) {
-          const text = inlineText(block.content).trim()
-          if (text && block.type !== 'checkListItem' && !block.type.startsWith('heading')) lines.push(text)
-          if (block.children?.length) walk(block.children)
-        }
-      }
-      walk(note.content)
       const created = []
-      for (const line of lines.slice(0, 50)) {
-        created.push(
-          await createTask({
-            ctx,
-            input: { title: Array.from(line).slice(0, 500).join(''), metadata: { note_id: id } },
-          }),
-        )
+      for (const title of taskLines(note.content)) {
+        created.push(await createTask({ ctx, input: { title, metadata: { note_id: id } } }))
       }
       return { created }
     },
+    propose: async (ctx, args) => {
+      const { id } = parseArgs(IdInputSchema, args)
+      const note = await getNote({ ctx, input: { id } })
+      const lines = taskLines(note.content)
+      return {
+        operation: 'create',
+        table: 'tasks',
+        count: lines.length,
+        rows: lines.map((title) => ({ id: null, title })),
+        summary: `Make ${plural(lines.length, 'task')} from the note ${quoted(note.title)}`,
+      }
+    },
   },
   list_goals: verbTool('list_goals', 'List the user’s goals by timeframe or status', listGoals as AnyVerb),
-  create_goal: verbTool('create_goal', 'Create a goal for the user', createGoal as AnyVerb),
-  update_goal: verbTool(
-    'update_goal',
-    'Change fields of one of the user’s goals (id, and the changes)',
-    updateGoal as AnyVerb,
-  ),
+  create_goal: {
+    ...verbTool('create_goal', 'Create a goal for the user', createGoal as AnyVerb),
+    propose: async (_ctx, args) => {
+      const goal = parseArgs(createGoal.input, args)
+      return {
+        operation: 'create',
+        table: 'goals',
+        count: 1,
+        rows: [{ id: null, title: goal.title }],
+        summary: `Create the ${goal.timeframe} goal ${quoted(goal.title)}`,
+      }
+    },
+  },
+  update_goal: {
+    ...verbTool(
+      'update_goal',
+      'Change fields of one of the user’s goals (id, and the changes)',
+      updateGoal as AnyVerb,
+    ),
+    propose: async (ctx, args) => {
+      const { id, changes } = parseArgs(updateGoal.input, args)
+      const goal = await getGoal({ ctx, input: { id } })
+      return {
+        operation: 'update',
+        table: 'goals',
+        count: 1,
+        rows: [{ id, title: goal.title }],
+        fields: changes,
+        summary: `Change the goal ${quoted(goal.title)}: ${fieldWords(changes)}`,
+      }
+    },
+  },
   update_goal_progress: {
     name: 'update_goal_progress',
     description: 'Set a goal’s progress, 0 to 100',
@@ -227,17 +457,59 @@ export const agentTools: Record<ToolName, AgentTool> = {
       const { id, progress } = parseArgs(GoalProgressSchema, args)
       return updateGoal({ ctx, input: { id, changes: { progress } } })
     },
+    propose: async (ctx, args) => {
+      const { id, progress } = parseArgs(GoalProgressSchema, args)
+      const goal = await getGoal({ ctx, input: { id } })
+      return {
+        operation: 'update',
+        table: 'goals',
+        count: 1,
+        rows: [{ id, title: goal.title }],
+        fields: { progress },
+        summary: `Set the progress of the goal ${quoted(goal.title)} to ${progress}%`,
+      }
+    },
+  },
+  delete_goal: {
+    name: 'delete_goal',
+    description: 'Delete one of the user’s goals (its sub-goals stay, as top-level goals)',
+    verbName: deleteGoal.verbName,
+    schema: DeleteGoalSchema,
+    call: async (ctx, args) => {
+      const { id } = parseArgs(DeleteGoalSchema, args)
+      await deleteGoal({ ctx, input: { id } })
+      return { deleted: id }
+    },
+    propose: async (ctx, args) => {
+      const { id } = parseArgs(DeleteGoalSchema, args)
+      const goal = await getGoal({ ctx, input: { id } })
+      return {
+        operation: 'delete',
+        table: 'goals',
+        count: 1,
+        rows: [{ id, title: goal.title }],
+        summary: `Delete the goal ${quoted(goal.title)}`,
+      }
+    },
   },
   list_reflections: verbTool(
     'list_reflections',
     'List the user’s reflections, newest first',
     listReflections as AnyVerb,
   ),
-  create_reflection: verbTool(
-    'create_reflection',
-    'Record a reflection in the user’s words',
-    createReflection as AnyVerb,
-  ),
+  create_reflection: {
+    ...verbTool('create_reflection', 'Record a reflection in the user’s words', createReflection as AnyVerb),
+    propose: async (_ctx, args) => {
+      const reflection = parseArgs(createReflection.input, args)
+      return {
+        operation: 'create',
+        table: 'reflections',
+        count: 1,
+        rows: [{ id: null, title: reflection.title }],
+        summary: `Record a ${reflection.reflection_type} reflection${reflection.title ? ` ${quoted(reflection.title)}` : ''}`,
+      }
+    },
+  },
 }
 
 /** Arguments checked by a tool's own schema, with the verbs' validation details. */

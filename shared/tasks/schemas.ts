@@ -122,8 +122,70 @@ export const NoteTasksQuerySchema = listQuerySchema.extend(IdInputSchema.shape)
 export const TaskChangeSchema = rowChangeSchema(TaskUpdateSchema)
 export const TaskStatusInputSchema = rowChangeSchema(TaskStatusChangeSchema)
 
+/** At most this many tasks change in one bulk call (a filter matching more is refused: narrow it). */
+export const MAX_BULK_TASKS = 100
+
+/** Which tasks a bulk change is for: the ones named, or those matching a filter (the user's only). */
+export const TaskFilterSchema = z
+  .strictObject({
+    status: z.array(TaskStatusSchema).min(1).max(4).optional(),
+    priority: z.array(TaskPrioritySchema).min(1).max(4).optional(),
+    due_date: DateSchema.optional().openapi({ description: 'Due on this date' }),
+    due_before: DateSchema.optional().openapi({ description: 'Due strictly before this date' }),
+    due_after: DateSchema.optional().openapi({ description: 'Due strictly after this date' }),
+  })
+  .refine((filter) => Object.values(filter).some((value) => value !== undefined), {
+    message: 'A filter names at least one of status, priority, due_date, due_before, due_after',
+  })
+  .openapi('TaskFilter')
+
+const selection = {
+  ids: z
+    .array(z.uuid())
+    .min(1)
+    .max(MAX_BULK_TASKS)
+    .optional()
+    .openapi({ description: `The tasks, by id (at most ${MAX_BULK_TASKS})` }),
+  filter: TaskFilterSchema.optional().openapi({ description: 'Or: every task matching this' }),
+}
+
+const oneSelection = {
+  check: (input: { ids?: unknown; filter?: unknown }) =>
+    (input.ids === undefined) !== (input.filter === undefined),
+  message: { path: ['ids'], message: 'Give either ids or filter' },
+}
+
+/** What a bulk change may set: the status, priority and due date and time. */
+export const TaskBulkUpdateSchema = z
+  .strictObject({
+    status: taskFields.status,
+    priority: taskFields.priority,
+    due_date: taskFields.due_date,
+    due_time: taskFields.due_time,
+  })
+  .partial()
+  .refine((changes) => Object.values(changes).some((value) => value !== undefined), {
+    message: 'Give at least one change',
+  })
+  .refine((task) => !(task.due_time && task.due_date === null), dueTimeNeedsDueDate.message)
+  .openapi('TaskBulkUpdate')
+
+/** Tasks by id or filter (e.g. for a preview of a bulk change). */
+export const TaskSelectionSchema = z
+  .strictObject(selection)
+  .refine(oneSelection.check, oneSelection.message)
+  .openapi('TaskSelection')
+
+/** One change to many tasks: `{ids | filter, changes}`. */
+export const TaskBulkChangeSchema = z
+  .strictObject({ ...selection, changes: TaskBulkUpdateSchema })
+  .refine(oneSelection.check, oneSelection.message)
+  .openapi('TaskBulkChange')
+
 export type Task = z.infer<typeof TaskSchema>
 export type TaskCreate = z.infer<typeof TaskCreateSchema>
 export type TaskUpdate = z.infer<typeof TaskUpdateSchema>
 export type TaskListQuery = z.infer<typeof TaskListQuerySchema>
 export type TaskStatus = z.infer<typeof TaskStatusSchema>
+export type TaskSelection = z.infer<typeof TaskSelectionSchema>
+export type TaskBulkChange = z.infer<typeof TaskBulkChangeSchema>

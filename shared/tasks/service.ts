@@ -11,13 +11,17 @@ import { type RuleErrors, withRules } from '../db/rules.ts'
 import { matchesVersion, refuseMissingOrStale } from '../db/versions.ts'
 import { withUser, withUserStatement } from '../db/with-user.ts'
 import {
+  MAX_BULK_TASKS,
   TASK_PRIORITIES,
   type Task,
+  TaskBulkChangeSchema,
   TaskChangeSchema,
   TaskCreateSchema,
   TaskListQuerySchema,
   NoteTasksQuerySchema,
   TaskSchema,
+  type TaskSelection,
+  TaskSelectionSchema,
   type TaskStatus,
   TaskStatusInputSchema,
 } from './schemas.ts'
@@ -178,6 +182,113 @@ export const updateTask = defineVerb('tasks.update', TaskChangeSchema, async ({ 
 export const setTaskStatus = defineVerb('tasks.set_status', TaskStatusInputSchema, ({ ctx, input }) =>
   updateTask.trusted({ ctx, input }),
 )
+
+/** The condition of a bulk selection: the tasks named, or those matching the filter. */
+function selectionWhere(tx: Tx, selection: TaskSelection) {
+  if (selection.ids) return tx`id = any(${selection.ids}::uuid[])`
+  const filter = selection.filter ?? {}
+  return tx`true
+    ${filter.status ? tx`and status = any(${filter.status}::public.task_status[])` : tx``}
+    ${filter.priority ? tx`and priority = any(${filter.priority}::public.task_priority[])` : tx``}
+    ${filter.due_date ? tx`and due_date = ${filter.due_date}::date` : tx``}
+    ${filter.due_before ? tx`and due_date < ${filter.due_before}::date` : tx``}
+    ${filter.due_after ? tx`and due_date > ${filter.due_after}::date` : tx``}`
+}
+
+const tooMany = () =>
+  new ValidationError([
+    { path: 'filter', message: `More than ${MAX_BULK_TASKS} tasks match; narrow the filter` },
+  ])
+
+/** A task as a bulk selection lists it. */
+export interface SelectedTask {
+  id: string
+  title: string
+  status: TaskStatus
+  due_date: string | null
+}
+
+/**
+ * The user's tasks a bulk change would be for, by due date (at most MAX_BULK_TASKS; more matching
+ * a filter is the same validation error the change gives), and the named ids that are not theirs.
+ */
+export const selectTasks = defineVerb('tasks.select', TaskSelectionSchema, async ({ ctx, input }) => {
+  const rows = await withUserStatement(
+    ctx,
+    (tx) => tx<SelectedTask[]>`
+      select id, title, status, due_date from public.tasks
+      where user_id = ${ctx.userId} and ${selectionWhere(tx, input)}
+      order by due_date nulls last, created_at, id
+      limit ${MAX_BULK_TASKS + 1}`,
+    ctx.tx,
+  )
+  if (rows.length > MAX_BULK_TASKS) throw tooMany()
+  const found = new Set(rows.map((row) => row.id))
+  return { tasks: rows, not_found: (input.ids ?? []).filter((id) => !found.has(id)) }
+})
+
+/**
+ * One change to many of the user's tasks (by ids or a filter, at most MAX_BULK_TASKS), in one short
+ * transaction: the rows are locked, changed and returned; status changes reach their checklists.
+ * Ids that are not the user's are answered as not found, and change nothing.
+ */
+export const updateTasks = defineVerb('tasks.update_many', TaskBulkChangeSchema, async ({ ctx, input }) => {
+  const { status, ...fields } = input.changes
+  const edit = userEdit(ctx.actor, fields)
+  const columns = givenColumns(edit)
+  return withRules(rules, () =>
+    withUser(
+      ctx,
+      async (tx) => {
+        const targets = await tx<{ id: string }[]>`
+          select id from public.tasks
+          where user_id = ${ctx.userId} and ${selectionWhere(tx, input)}
+          order by id limit ${MAX_BULK_TASKS + 1}
+          for update`
+        if (targets.length > MAX_BULK_TASKS) throw tooMany()
+        const ids = targets.map((target) => target.id)
+        const change = status ? statusChange(tx, status) : undefined
+        const rows =
+          ids.length === 0
+            ? []
+            : columns.length > 0
+              ? await tx<Task[]>`
+                  update public.tasks set ${tx(columnValues(tx, edit), columns)} ${change ? tx`, ${change}` : tx``}
+                  where id = any(${ids}::uuid[])
+                  returning ${tx(TASK_COLUMNS)}`
+              : await tx<Task[]>`
+                  update public.tasks set ${change ?? tx`updated_at = updated_at`}
+                  where id = any(${ids}::uuid[])
+                  returning ${tx(TASK_COLUMNS)}`
+        if (status) for (const row of rows) await reflectInNote(tx, row)
+        rows.sort(
+          (a, b) => (a.due_date ?? '9999').localeCompare(b.due_date ?? '9999') || a.id.localeCompare(b.id),
+        )
+        const found = new Set(ids)
+        return { updated: rows, not_found: (input.ids ?? []).filter((id) => !found.has(id)) }
+      },
+      ctx.tx,
+    ),
+  )
+})
+
+/** A task and all its subtasks (what deleting it deletes), the task first; not found if it is not the user's. */
+export const taskSubtree = defineVerb('tasks.subtree', IdInputSchema, async ({ ctx, input }) => {
+  const rows = await withUserStatement(
+    ctx,
+    (tx) => tx<{ id: string; title: string; depth: number }[]>`
+      with recursive subtree as (
+        select id, title, 0 as depth from public.tasks where user_id = ${ctx.userId} and id = ${input.id}
+        union all
+        select t.id, t.title, s.depth + 1
+        from public.tasks t join subtree s on t.user_id = ${ctx.userId} and t.parent_id = s.id
+      )
+      select id, title, depth from subtree order by depth, title, id`,
+    ctx.tx,
+  )
+  if (rows.length === 0) throw TASKS.notFound()
+  return rows.map(({ id, title }) => ({ id, title }))
+})
 
 /** Deletes the task and its subtasks; checklist tasks among them take their blocks out of their notes. */
 export const deleteTask = defineVerb('tasks.delete', RowVersionSchema, async ({ ctx, input }) => {

@@ -30,12 +30,34 @@ export const ProfileUpdateSchema = z
 
 const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length
 
+/**
+ * When an agent's change waits for the user's approval (docs/adr/0030): `never`; `destructive` (the
+ * default): a delete, or a tool call that changes more than 10 rows; `always`: every change.
+ */
+export const APPROVAL_POLICIES = ['never', 'destructive', 'always'] as const
+export const ApprovalPolicySchema = z.enum(APPROVAL_POLICIES).openapi('ApprovalPolicy')
+export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>
+export const DEFAULT_APPROVAL_POLICY: ApprovalPolicy = 'destructive'
+
+/** The agents' settings among the preferences; other keys are the frontend's. */
+export const AiPreferencesSchema = z
+  .looseObject({
+    approval: ApprovalPolicySchema.optional().openapi({
+      description:
+        'Which of the agents’ changes wait for your approval: never, destructive (default: deletes and ' +
+        'changes of more than 10 rows in one call) or always (every change)',
+    }),
+  })
+  .openapi('AiPreferences')
+
 export const PreferencesSchema = z
-  .record(z.string(), z.unknown())
+  .looseObject({ ai: AiPreferencesSchema.optional() })
   .refine((value) => jsonBytes(value) <= MAX_PREFERENCES_BYTES, {
     message: `Preferences must be at most ${MAX_PREFERENCES_BYTES} bytes of JSON`,
   })
-  .openapi('Preferences', { description: 'Any JSON object (at most 64 KiB); PUT replaces it whole' })
+  .openapi('Preferences', {
+    description: 'Any JSON object (at most 64 KiB); PUT replaces it whole. `ai` holds the agents’ settings.',
+  })
 
 export type Profile = z.infer<typeof ProfileSchema>
 export type ProfileUpdate = z.infer<typeof ProfileUpdateSchema>

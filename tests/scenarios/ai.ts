@@ -45,6 +45,24 @@ async function runOf(owner: TestUser, sql: postgres.Sql) {
   return { id }
 }
 
+/** A run of the victim's waiting for approval of a delete, with its kept state. */
+async function waitingRunOf(owner: TestUser, sql: postgres.Sql) {
+  const { id } = await runOf(owner, sql)
+  const actionId = crypto.randomUUID()
+  await sql`update public.agent_runs set status = 'running', started_at = now() where id = ${id}`
+  await sql`update public.agent_runs set status = 'awaiting_approval' where id = ${id}`
+  await sql`
+    insert into public.agent_run_steps (id, user_id, run_id, position, kind, name, agent_id, started_at, finished_at)
+    values (${actionId}, ${owner.id}, ${id}, 0, 'tool_call', 'delete_task', 'task_manager', now(), now())`
+  await sql`
+    insert into public.agent_run_approvals (id, user_id, run_id, position, tool_call_id, tool, agent_id, reason,
+                                            summary, change)
+    values (${actionId}, ${owner.id}, ${id}, 0, 'call_1', 'delete_task', 'task_manager', 'delete',
+            'Delete the task “victim’s”', '{"operation": "delete", "table": "tasks", "count": 1, "rows": []}')`
+  await sql`insert into public.agent_run_pauses (user_id, run_id, state) values (${owner.id}, ${id}, '{"version": 1}')`
+  return { id }
+}
+
 /** What the shared security suite needs for the ai function. */
 export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
   name: 'ai',
@@ -52,11 +70,13 @@ export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
     '/ai/agents/{id}': agentOf,
     '/ai/runs/{id}': runOf,
     '/ai/runs/{id}/cancel': runOf,
+    '/ai/runs/{id}/approval': waitingRunOf,
   },
   bodies: {
     'POST /ai/agents': { name: 'pwned', role: 'pwned', goal: 'pwned' },
     'PUT /ai/agents/{id}': { name: 'pwned', enabled: false },
     'POST /ai/runs': { conversation_id: crypto.randomUUID(), content: 'pwned' },
+    'POST /ai/runs/{id}/approval': { decisions: [{ action_id: crypto.randomUUID(), approve: true }] },
   },
 }
 

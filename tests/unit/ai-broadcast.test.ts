@@ -49,3 +49,37 @@ it('does not stop a run when Realtime refuses a broadcast', async () => {
   }
   expect(calls).toBeGreaterThanOrEqual(1)
 })
+
+it('numbers a resumed run’s events after the ones before its pause (nextSeq, firstSeq)', async () => {
+  const before: BroadcastMessage[] = []
+  const paused = new RunBroadcaster('c1', 'r1', async (_, messages) => {
+    before.push(...messages)
+  })
+  paused.send('run_started', {})
+  paused.token('Deleting ')
+  // The gathered text goes out before the next event, so that event is numbered after it.
+  const seq = paused.nextSeq()
+  expect(seq).toBe(2)
+  paused.send('approval_required', { actions: [] })
+  await paused.settled()
+  expect(before.map((event) => [event.event, event.payload.seq])).toEqual([
+    ['run_started', 0],
+    ['token', 1],
+    ['approval_required', 2],
+  ])
+
+  const after: BroadcastMessage[] = []
+  const resumed = new RunBroadcaster(
+    'c1',
+    'r1',
+    async (_, messages) => {
+      after.push(...messages)
+    },
+    50,
+    seq + 1,
+  )
+  resumed.send('run_resumed', { decisions: [] })
+  resumed.send('run_finished', {})
+  await resumed.settled()
+  expect(after.map((event) => event.payload.seq)).toEqual([3, 4])
+})

@@ -21,7 +21,8 @@ export const route = userRoute({
     'Stores the message in the conversation and a queued run. Without `Accept: text/event-stream` the answer ' +
     'is worked on in the background and the response is 202 with the run; its output streams to the ' +
     'private Realtime channel `conversation:{id}` (run_started, token, tool_call, tool_result, run_finished, ' +
-    'run_failed) and the answer is stored as a message. With `Accept: text/event-stream` the response is ' +
+    'run_failed; approval_required when a change waits for the user’s approval: POST ai/runs/{id}/approval) ' +
+    'and the answer is stored as a message. With `Accept: text/event-stream` the response is ' +
     'the AI SDK’s UI message stream (what `useChat` reads), and the channel gets the same events. The body ' +
     '`useChat` sends (`{id, messages}`) is taken as well, and answered with the stream. With no AI provider configured the message is ' +
     'stored, the run is failed (provider_unavailable) and a stream request is answered 503.',
@@ -94,6 +95,7 @@ export function register(app: App): void {
             run,
             agent,
             sink: allSinks([realtime, uiMessageSink(writer, run)]),
+            seq: () => broadcaster.nextSeq(),
             // The client going away (useChat's stop()) cancels the run.
             signal: c.req.raw.signal,
           })
@@ -106,7 +108,11 @@ export function register(app: App): void {
       })
     }
 
-    inBackground(executeRun({ ctx: workCtx, run, agent, sink: realtime }).then(() => broadcaster.settled()))
+    inBackground(
+      executeRun({ ctx: workCtx, run, agent, sink: realtime, seq: () => broadcaster.nextSeq() }).then(() =>
+        broadcaster.settled(),
+      ),
+    )
     return c.json(run, 202)
   })
 }
