@@ -45,6 +45,15 @@ async function runOf(owner: TestUser, sql: postgres.Sql) {
   return { id }
 }
 
+/** A schedule of the owner's that is due: a due check let through would claim it. */
+async function scheduleOf(owner: TestUser, sql: postgres.Sql) {
+  const [{ id }] = await sql`
+    insert into public.schedules (user_id, kind, agent_id, cron, next_run_at, next_run_time_zone)
+    values (${owner.id}, 'daily_plan', 'planner', '0 7 * * *', now() - interval '1 minute', 'UTC')
+    returning id`
+  return { id }
+}
+
 /** What the shared security suite needs for the ai function. */
 export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
   name: 'ai',
@@ -52,11 +61,16 @@ export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
     '/ai/agents/{id}': agentOf,
     '/ai/runs/{id}': runOf,
     '/ai/runs/{id}/cancel': runOf,
+    '/ai/schedules/{id}': scheduleOf,
+    '/ai/schedules/{id}/run': scheduleOf,
   },
+  serviceRoutes: ['POST /ai/schedules/due'],
   bodies: {
     'POST /ai/agents': { name: 'pwned', role: 'pwned', goal: 'pwned' },
     'PUT /ai/agents/{id}': { name: 'pwned', enabled: false },
     'POST /ai/runs': { conversation_id: crypto.randomUUID(), content: 'pwned' },
+    'POST /ai/schedules': { kind: 'daily_plan' },
+    'PUT /ai/schedules/{id}': { enabled: false, cron: '* * * * *' },
   },
 }
 
