@@ -181,13 +181,13 @@ export async function checkDueSchedules(input: DueCheck): Promise<DueCheckResult
     const ctx = userContext(grantClaims(claim))
     try {
       const started = await startScheduledRun(ctx, claim.scheduleId)
+      // Deleted since it was claimed: nothing to run, nothing to record.
+      if (!started) continue
       const run = await launchRun(ctx, started, transport)
       runs.push({ schedule_id: claim.scheduleId, run_id: run.id, status: run.status, error: run.error })
     } catch (error) {
       const reason = asError(error)
-      // A schedule deleted since it was claimed has nothing to record.
-      if (reason.code !== 'not_found')
-        await recordScheduleError(ctx, claim.scheduleId, reason).catch(() => {})
+      await recordScheduleError(ctx, claim.scheduleId, reason).catch(() => {})
       runs.push({ schedule_id: claim.scheduleId, run_id: null, status: null, error: reason })
     }
   }

@@ -68,11 +68,9 @@ export const ScheduleCreateSchema = z
     kind: scheduleFields.kind,
     agent_id: scheduleFields.agent_id.optional(),
     prompt: scheduleFields.prompt.default(null),
-    cron: scheduleFields.cron
-      .optional()
-      .openapi({
-        description: 'Required for custom; default 0 7 * * * (daily_plan), 0 18 * * 0 (weekly_review)',
-      }),
+    cron: scheduleFields.cron.optional().openapi({
+      description: 'Required for custom; default 0 7 * * * (daily_plan), 0 18 * * 0 (weekly_review)',
+    }),
     time_zone: scheduleFields.time_zone.default(null),
     conversation_id: scheduleFields.conversation_id.default(null),
     enabled: scheduleFields.enabled.default(true),
@@ -168,7 +166,10 @@ export const DueCheckResultSchema = z
     ),
     rescheduled: z
       .array(z.uuid())
-      .openapi({ description: 'Schedules moved to a new time without a run (their time zone changed)' }),
+      .openapi({
+        description:
+          'Schedules claimed without a run: moved to their new time zone’s time, or turned off (see last_error)',
+      }),
   })
   .openapi('DueCheckResult')
 

@@ -244,16 +244,17 @@ export interface StartedScheduleRun extends StartedRun {
  * Starts the schedule's run, as whoever `ctx` is (the owner, with their token or a schedule grant),
  * in one transaction: the schedule's own conversation on its first run, the prompt as the user's
  * message and a queued run (the user's run limits apply: 429), and the schedule's last run. A
- * refusal (404, 409 for a disabled agent, 429) stores nothing.
+ * refusal (409 for a disabled agent, 404 for one deleted, 429) stores nothing. Undefined when the
+ * user has no such schedule (any more).
  */
 export async function startScheduledRun(
   ctx: ServiceContext,
   scheduleId: string,
-): Promise<StartedScheduleRun> {
+): Promise<StartedScheduleRun | undefined> {
   return withUser(ctx, async (tx) => {
     const [schedule] = await tx<Schedule[]>`
       select ${tx(SCHEDULE_COLUMNS)} from public.schedules where id = ${scheduleId} for update`
-    if (!schedule) throw scheduleNotFound()
+    if (!schedule) return undefined
     let conversationId = schedule.conversation_id
     if (!conversationId) {
       const conversation = await createConversation.trusted({

@@ -1,5 +1,5 @@
 import { realtimeRest } from '../../../shared/ai/broadcast.ts'
-import { launchRun, startScheduledRun } from '../../../shared/ai/schedules.ts'
+import { launchRun, scheduleNotFound, startScheduledRun } from '../../../shared/ai/schedules.ts'
 import { RunSchema } from '../../../shared/ai/schemas.ts'
 import type { App } from '../../../shared/http/app.ts'
 import { serviceContext } from '../../../shared/http/context.ts'
@@ -33,6 +33,7 @@ export function register(app: App): void {
     const ctx = serviceContext(c)
     const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '').trim()
     const started = await startScheduledRun(ctx, c.req.valid('param').id)
+    if (!started) throw scheduleNotFound()
     // The work's own transactions count against the user's limits, not the client address's.
     const run = await launchRun({ ...ctx, address: undefined }, started, realtimeRest(token))
     return c.json(run, 202)
