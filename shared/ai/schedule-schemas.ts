@@ -164,12 +164,10 @@ export const DueCheckResultSchema = z
         error: RunErrorSchema.nullable(),
       }),
     ),
-    rescheduled: z
-      .array(z.uuid())
-      .openapi({
-        description:
-          'Schedules claimed without a run: moved to their new time zone’s time, or turned off (see last_error)',
-      }),
+    rescheduled: z.array(z.uuid()).openapi({
+      description:
+        'Schedules claimed without a run: moved to their new time zone’s time, or turned off (see last_error)',
+    }),
   })
   .openapi('DueCheckResult')
 
