@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startStack } from './stack/index.ts'
+import { DEFAULT_SCHEDULES_CHECK_INTERVAL_MS, schedulesCheckInterval } from './stack/schedules-timer.ts'
 import { PROJECT_ROOT } from './paths.ts'
 
 const HELP = `npm run dev -- [options]
@@ -51,6 +52,10 @@ try {
     reset: values.reset,
     seed: true,
     watch: !values['no-watch'],
+    // Due schedules run as pg_cron runs them on hosted Supabase: every minute unless set otherwise.
+    schedulesCheckIntervalMs:
+      schedulesCheckInterval(process.env.SCHEDULES_CHECK_INTERVAL_MS, console.error) ??
+      DEFAULT_SCHEDULES_CHECK_INTERVAL_MS,
   })
 } catch (error) {
   console.error(`\nCould not start: ${(error as Error).message}`)

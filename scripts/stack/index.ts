@@ -11,6 +11,7 @@ import { applyMigrations } from './migrate.ts'
 import { projectConfig } from './project-config.ts'
 import { createGoTrueService } from './gotrue/service.ts'
 import { createRealtimeServer } from './realtime/server.ts'
+import { schedulesCheckInterval, startSchedulesTimer } from './schedules-timer.ts'
 
 export interface StackOptions {
   host?: string
@@ -31,6 +32,11 @@ export interface StackOptions {
    * in `.env` never makes a test call a paid provider.
    */
   envFiles?: boolean
+  /**
+   * How often to run the due check of schedules, as pg_cron does on hosted Supabase (ms; 0 or
+   * undefined: never). SCHEDULES_CHECK_INTERVAL_MS in an env file wins over this.
+   */
+  schedulesCheckIntervalMs?: number
 }
 
 export interface Stack {
@@ -130,10 +136,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     })
 
     // Provider keys and other settings a developer keeps in env files, as `supabase functions serve` passes them.
-    const env = {
-      ...(options.envFiles === false ? {} : readEnvFiles(PROJECT_ROOT, (line) => log('stack', line))),
-      ...functionEnv(apiUrl, database.url, keys),
-    }
+    const fileEnv = options.envFiles === false ? {} : readEnvFiles(PROJECT_ROOT, (line) => log('stack', line))
+    const env = { ...fileEnv, ...functionEnv(apiUrl, database.url, keys) }
     for (const spec of declaredFunctions()) {
       gatewayOptions.functions.set(
         spec.name,
@@ -149,6 +153,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     started.forEach((result, i) => {
       if (result.status === 'rejected') log(workers[i].spec.name, `did not start: ${result.reason.message}`)
     })
+
+    const schedulesEvery =
+      schedulesCheckInterval(fileEnv.SCHEDULES_CHECK_INTERVAL_MS, (line) => log('schedules', line)) ??
+      options.schedulesCheckIntervalMs
+    if (schedulesEvery && gatewayOptions.functions.has('ai')) {
+      const timer = startSchedulesTimer({
+        url: `${apiUrl}/functions/v1/ai/schedules/due`,
+        serviceRoleKey: keys.serviceRoleKey,
+        intervalMs: schedulesEvery,
+        log: (line) => log('schedules', line),
+      })
+      cleanups.push(() => timer.stop())
+    }
 
     return { apiUrl, dbUrl: database.url, keys, functions: [...gatewayOptions.functions.keys()], stop }
   } catch (error) {

@@ -17,6 +17,7 @@ import {
 import { serviceContext } from './context.ts'
 import { bearerAuth, errorResponse, errorResponses } from './openapi.ts'
 import { IdParamsSchema } from './params.ts'
+import { requireServiceKey, serviceKeyAuth } from './require-service.ts'
 import { requireUser } from './require-user.ts'
 
 // The one way to write a route. `userRoute()` declares a route that needs a user's token: the
@@ -253,4 +254,19 @@ export function publicRoute<const Config extends Omit<RouteConfig, 'security' | 
   config: Config,
 ) {
   return createRoute({ ...config, responses: { ...errorResponses, ...config.responses } })
+}
+
+/**
+ * A route the platform calls with the service key, not a user (the due check of schedules): the key
+ * check runs first, and a user's access token is refused with 401.
+ */
+export function serviceRoute<const Config extends Omit<RouteConfig, 'security' | 'middleware'>>(
+  config: Config,
+) {
+  return createRoute({
+    ...config,
+    security: serviceKeyAuth,
+    middleware: [requireServiceKey] as [typeof requireServiceKey],
+    responses: { ...errorResponses, ...config.responses },
+  })
 }

@@ -17,6 +17,11 @@ export interface SecuritySuiteOptions {
   /** Routes anyone may call, as 'METHOD /path' (e.g. 'POST /auth/login'); a route without `security` in the spec must be listed. */
   publicRoutes?: string[]
   /**
+   * Routes the platform calls with the service key, not a user ('POST /ai/schedules/due'): they
+   * declare the `serviceKey` scheme, and every bad token and every user's own token gets 401.
+   */
+  serviceRoutes?: string[]
+  /**
    * For every route with path parameters, keyed by its path template as the OpenAPI document
    * spells it ('/notes/{id}'): makes a row owned by `owner` and returns the parameters naming it.
    */
@@ -35,6 +40,8 @@ interface Route {
   method: string
   template: string
   secured: boolean
+  /** Declares the service key scheme. */
+  serviceKeyed: boolean
 }
 
 interface OpenApiDocument {
@@ -54,6 +61,7 @@ async function routesOf(options: SecuritySuiteOptions): Promise<Route[]> {
         method: method.toUpperCase(),
         template,
         secured: (operation.security ?? []).some((requirement) => 'bearerAuth' in requirement),
+        serviceKeyed: (operation.security ?? []).some((requirement) => 'serviceKey' in requirement),
       })),
   )
 }
@@ -135,7 +143,9 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
     ...(options.publicRoutes ?? []),
   ])
   const key = (route: Route) => `${route.method} ${route.template}`
-  const secured = routes.filter((route) => !publicRoutes.has(key(route)))
+  const serviceRoutes = new Set(options.serviceRoutes ?? [])
+  const forService = routes.filter((route) => serviceRoutes.has(key(route)))
+  const secured = routes.filter((route) => !publicRoutes.has(key(route)) && !serviceRoutes.has(key(route)))
 
   // The victim, a row of theirs for every route with an id, and the tokens an attacker tries: made
   // once, for the suite's first test that needs them.
@@ -170,8 +180,45 @@ export async function securitySuite(options: SecuritySuiteOptions): Promise<void
 
   describe(`security: ${options.name}`, () => {
     it('every route that is not public declares the bearer security scheme', () => {
-      expect(routes.filter((route) => !route.secured && !publicRoutes.has(key(route))).map(key)).toEqual([])
+      expect(
+        routes
+          .filter(
+            (route) => !route.secured && !publicRoutes.has(key(route)) && !serviceRoutes.has(key(route)),
+          )
+          .map(key),
+      ).toEqual([])
     })
+
+    it('every service route declares the service key scheme and no other, and exists', () => {
+      expect(forService.map(key).sort()).toEqual([...serviceRoutes].sort())
+      expect(forService.filter((route) => route.secured || !route.serviceKeyed).map(key)).toEqual([])
+      expect(routes.filter((route) => route.serviceKeyed && !serviceRoutes.has(key(route))).map(key)).toEqual(
+        [],
+      )
+    })
+
+    if (forService.length > 0) {
+      describe.each(forService.map((route) => [key(route), route] as const))('%s', (_, route) => {
+        it('refuses every bad token and every user’s own token with 401 unauthorized, and changes nothing', async ({
+          victimRows,
+          send,
+          tokens,
+          victim,
+          attacker,
+        }) => {
+          const before = await victimRows()
+          const { 'the service_role API key': _serviceKey, ...refused } = tokens
+          for (const [name, authorization] of Object.entries({
+            ...refused,
+            'the victim’s own access token': `Bearer ${victim.token}`,
+            'another user’s access token': `Bearer ${attacker.token}`,
+          })) {
+            await expectErrorEnvelope(await send(route, authorization), 401, 'unauthorized', { label: name })
+          }
+          expect(await victimRows()).toBe(before)
+        })
+      })
+    }
 
     it('every route with path parameters has a fixture for the another-user check', () => {
       const missing = secured.filter(

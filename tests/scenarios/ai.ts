@@ -63,6 +63,15 @@ async function waitingRunOf(owner: TestUser, sql: postgres.Sql) {
   return { id }
 }
 
+/** A schedule of the owner's that is due: a due check let through would claim it. */
+async function scheduleOf(owner: TestUser, sql: postgres.Sql) {
+  const [{ id }] = await sql`
+    insert into public.schedules (user_id, kind, agent_id, cron, next_run_at, next_run_time_zone)
+    values (${owner.id}, 'daily_plan', 'planner', '0 7 * * *', now() - interval '1 minute', 'UTC')
+    returning id`
+  return { id }
+}
+
 /** What the shared security suite needs for the ai function. */
 export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
   name: 'ai',
@@ -71,12 +80,17 @@ export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
     '/ai/runs/{id}': runOf,
     '/ai/runs/{id}/cancel': runOf,
     '/ai/runs/{id}/approval': waitingRunOf,
+    '/ai/schedules/{id}': scheduleOf,
+    '/ai/schedules/{id}/run': scheduleOf,
   },
+  serviceRoutes: ['POST /ai/schedules/due'],
   bodies: {
     'POST /ai/agents': { name: 'pwned', role: 'pwned', goal: 'pwned' },
     'PUT /ai/agents/{id}': { name: 'pwned', enabled: false },
     'POST /ai/runs': { conversation_id: crypto.randomUUID(), content: 'pwned' },
     'POST /ai/runs/{id}/approval': { decisions: [{ action_id: crypto.randomUUID(), approve: true }] },
+    'POST /ai/schedules': { kind: 'daily_plan' },
+    'PUT /ai/schedules/{id}': { enabled: false, cron: '* * * * *' },
   },
 }
 
