@@ -276,6 +276,8 @@ export async function executeRun(job: RunJob): Promise<void> {
               outcome = { ok: false, error: { code: 'validation_failed', message: error.message } }
             }
           }
+          // A delegation is a call of the delegation tool the agent has (a specialist asking for one has none).
+          const delegation = call.name === DELEGATE_TOOL && lcTool !== undefined
           const content = outcomeText(outcome, 10_000)
           sink.toolResult({
             id,
@@ -285,8 +287,8 @@ export async function executeRun(job: RunJob): Promise<void> {
           })
           const step: StepRecord = {
             position: position++,
-            kind: call.name === DELEGATE_TOOL ? 'delegation' : 'tool_call',
-            name: call.name === DELEGATE_TOOL ? String(call.args?.agent_id ?? DELEGATE_TOOL) : call.name,
+            kind: delegation ? 'delegation' : 'tool_call',
+            name: delegation ? String(call.args?.agent_id ?? DELEGATE_TOOL) : call.name,
             agentId: current.id,
             input: { tool_call_id: id, arguments: call.args },
             output: outcome.ok ? { result: outcome.result ?? null } : {},
@@ -317,6 +319,13 @@ export async function executeRun(job: RunJob): Promise<void> {
         return { messages: results }
       }
 
+      // After tools (a delegation may have used the run's last model calls), the model only within the limit.
+      const afterTools = () => {
+        if (modelCalls < limits.maxModelCalls) return 'model'
+        stoppedAtLimit = true
+        return END
+      }
+
       const next = (state: { messages: BaseMessage[] }) => {
         const last = state.messages[state.messages.length - 1] as AIMessage
         if (!last.tool_calls?.length) return END
@@ -332,7 +341,7 @@ export async function executeRun(job: RunJob): Promise<void> {
         .addNode('tools', callTools)
         .addEdge(START, 'model')
         .addConditionalEdges('model', next, ['tools', END])
-        .addEdge('tools', 'model')
+        .addConditionalEdges('tools', afterTools, ['model', END])
         .compile()
       await graph.invoke({ messages: history }, { signal, recursionLimit: 2 * limits.maxModelCalls + 4 })
       signal.throwIfAborted()
@@ -352,6 +361,15 @@ export async function executeRun(job: RunJob): Promise<void> {
         }
       }
       const { agent_id, task } = parsed.data
+      if (modelCalls >= limits.maxModelCalls) {
+        return {
+          ok: false,
+          error: {
+            code: 'limit_reached',
+            message: `A run may make at most ${limits.maxModelCalls} model calls; answer now`,
+          },
+        }
+      }
       let specialist: Agent
       try {
         specialist = await getAgent({ ctx, input: { id: agent_id } })
