@@ -37,9 +37,26 @@ scenarios('delegation', (scenario) => {
           return say(`Your notes say: ${answer}`)
         },
       )
-      const { run, steps, answer, messages } = await world.ask('When does my flight to Lisbon leave?')
+      const { run, steps, answer, messages, broadcasts } = await world.ask(
+        'When does my flight to Lisbon leave?',
+      )
 
       expect(run.status).toBe('succeeded')
+      // Subscribers saw the hand-off and the specialist's tool work; only the coordinator's words stream.
+      expect(broadcasts.filter((b) => b.event !== 'token').map((b) => b.event)).toEqual([
+        'run_started',
+        'tool_call',
+        'delegated',
+        'tool_call',
+        'tool_result',
+        'tool_result',
+        'run_finished',
+      ])
+      expect(broadcasts.find((b) => b.event === 'delegated')?.payload).toMatchObject({
+        from: 'coordinator',
+        to: 'knowledge',
+        task: 'When does the user’s flight to Lisbon leave?',
+      })
       expect(answer).toMatchObject({
         agent_id: 'coordinator',
         content:

@@ -13,18 +13,29 @@ import type { FakeProvider, FakeReply } from '../../helpers/fake-provider.ts'
 import { adminSql, createUser, type TestUser } from '../../helpers/stack.ts'
 import { fromAnthropic, fromOpenAI, type ProviderName, type Sent, type Turn } from './script.ts'
 
-// The agent scenario suite's harness (issue 10, point 6). A scenario is a conversation: what the user
-// has (rows arranged as the user), what they say, what the scripted model answers (see script.ts),
-// and the end state, read from the database. It runs in process against the shared local stack: the
-// ai function's app, the real engine over the real SDKs, and the fake providers on 127.0.0.1.
+// The agent scenario suite's harness (issue 10, point 6; ADR 0035). A scenario is a conversation:
+// what the user has (rows arranged as the user), what they say, what the scripted model answers (see
+// script.ts), and the end state, read from the database. It runs in process against the shared
+// local stack: the ai function's app, the real engine over the real SDKs, and the fake providers on
+// 127.0.0.1. Broadcasts still go to the stack's Realtime; the harness notes them on the way.
 //
 // Every scenario runs once per provider (OpenAI and Anthropic) with a user of its own, and ends with
 // checks that hold for every run (`verify`): the other user's rows are exactly as they were, the
 // model was asked nothing the script did not answer, every row an agent made names its run, agent
-// and message, the steps are numbered and the stored messages match them, and the run kept its limits.
+// and message, the steps are numbered and the stored messages and broadcasts match them, the answer
+// is the text that streamed, and the run kept its limits.
 //
-// A scenario for a new route (approval, undo, schedules) calls it with `world.api(...)` and reads the
-// run again with `world.settle(run)`; everything else stays as it is.
+//   scenario('…', async (world) => {
+//     const task = await world.task({ title: 'Pay the rent' })          // what the user has
+//     world.script(call('complete_task', { id: task.id }), say('Done.')) // what the model says
+//     const { run, steps, answer } = await world.ask('I paid the rent', { agent: 'task_manager' })
+//     expect((await world.row('tasks', task.id)).status).toBe('done')   // the end state
+//   })
+//
+// A scenario of a route still to come (approval, undo, schedules) calls it with `world.api(method,
+// path, body)` and reads the run again with `world.settle(run)`; runs started another way (a
+// schedule) are checked too, since `verify` reads every run of the user from the database. A new run
+// status (awaiting_approval) or broadcast (approval_required) goes into `verifyRun` below.
 
 export const MODELS: Record<ProviderName, string> = {
   openai: 'openai:gpt-scenario',
@@ -75,6 +86,8 @@ export interface Outcome {
   answer: Message | undefined
   /** The tool-call steps (not the delegations), in order. */
   tools: Step[]
+  /** What the run broadcast on `conversation:{id}`, in order. */
+  broadcasts: Broadcast[]
   /** The model requests made while the run worked, in order, both providers. */
   sent: Sent[]
 }
@@ -86,6 +99,13 @@ export interface Victim extends TestUser {
   goal: string
   reflection: string
   conversation: string
+}
+
+/** A broadcast a run made on its conversation's channel (what Realtime subscribers receive). */
+export interface Broadcast {
+  topic: string
+  event: string
+  payload: Record<string, unknown> & { run_id: string; seq: number }
 }
 
 export interface AskOptions {
@@ -156,6 +176,8 @@ export class World {
   readonly sent: Sent[] = []
   /** The runs this scenario started, in order. */
   readonly runs: Run[] = []
+  /** Every broadcast the scenario's runs made, as they went out. */
+  readonly broadcasts: Broadcast[] = []
   private leftoverAllowed = false
   private bobBefore: Record<string, string[]> = {}
 
@@ -236,6 +258,26 @@ export class World {
     }
   }
 
+  /** Records broadcasts on their way to Realtime (called by the fetch the harness wraps). */
+  heard(messages: Broadcast[]): void {
+    this.broadcasts.push(...messages)
+  }
+
+  /** A run's broadcasts so far, in order. */
+  broadcastsOf(runId: string): Broadcast[] {
+    return this.broadcasts
+      .filter((message) => message.payload.run_id === runId)
+      .sort((a, b) => a.payload.seq - b.payload.seq)
+  }
+
+  /** The text a run has streamed so far (its `token` broadcasts). */
+  streamed(runId: string): string {
+    return this.broadcastsOf(runId)
+      .filter((message) => message.event === 'token')
+      .map((message) => message.payload.text)
+      .join('')
+  }
+
   // Settings.
 
   /** Changes the AI configuration (fallback models, keys) for this scenario. */
@@ -298,6 +340,7 @@ export class World {
       messages,
       answer: messages.find((message) => message.role === 'assistant'),
       tools: steps.filter((step) => step.kind === 'tool_call'),
+      broadcasts: this.broadcastsOf(run.id),
       sent: this.sent.slice(sentFrom),
     }
   }
@@ -418,14 +461,15 @@ export class World {
 }
 
 /** What every run's record says about itself, whatever the scenario. */
-function verifyRun({ run, steps, messages }: Outcome, limits: RunLimits): void {
+function verifyRun({ run, steps, messages, broadcasts }: Outcome, limits: RunLimits): void {
   const what = `run ${run.id} (${run.status})`
   expect(['succeeded', 'failed', 'cancelled'], `${what} ended`).toContain(run.status)
   expect(
     steps.map((step) => step.position),
     `${what}: steps numbered in order`,
   ).toEqual(steps.map((_, index) => index))
-  expect(steps[0]?.kind, `${what}: the context comes first`).toBe('context')
+  if (run.started_at) expect(steps[0]?.kind, `${what}: the context comes first`).toBe('context')
+  else expect(steps, `${what}: no steps before it started`).toEqual([])
   // Each tool call or delegation is stored as a tool message, in the same order.
   const acted = steps.filter((step) => step.kind === 'tool_call' || step.kind === 'delegation')
   const toolMessages = messages.filter((message) => message.role === 'tool')
@@ -447,6 +491,61 @@ function verifyRun({ run, steps, messages }: Outcome, limits: RunLimits): void {
     )
   }
   if (run.status === 'failed') expect(run.error?.code, `${what}: a failed run says why`).toBeTruthy()
+  // What subscribers of the conversation's channel saw: the run from its start to its end, in order,
+  // its answer's text as tokens, every tool call and result, every delegation.
+  const events = broadcasts.map((message) => message.event)
+  expect(
+    broadcasts.map((message) => message.payload.seq),
+    `${what}: broadcasts numbered`,
+  ).toEqual(broadcasts.map((_, index) => index))
+  expect(
+    broadcasts.every((message) => message.topic === `conversation:${run.conversation_id}`),
+    `${what}: broadcasts on the conversation’s channel`,
+  ).toBe(true)
+  // A run that never started (no provider to answer it) says only that it failed.
+  expect(events[0], `${what}: run_started first`).toBe(run.started_at ? 'run_started' : 'run_failed')
+  expect(events.at(-1), `${what}: the last broadcast ends the run`).toBe(
+    run.status === 'failed' ? 'run_failed' : 'run_finished',
+  )
+  const last = broadcasts.at(-1)?.payload
+  if (run.status === 'failed')
+    expect(last?.error, `${what}: run_failed has the code`).toMatchObject({ code: run.error?.code })
+  else
+    expect(last, `${what}: run_finished names the answer`).toMatchObject({
+      status: run.status,
+      message_id: answers[0]?.id,
+    })
+  const streamed = broadcasts
+    .filter((message) => message.event === 'token')
+    .map((message) => message.payload.text)
+    .join('')
+  if (answers[0]) {
+    // The answer is the streamed text, and the note of a run stopped at its limit.
+    expect(
+      answers[0].content.replace(/(\n\n)?\(Stopped: [^)]*\)$/, ''),
+      `${what}: the answer as streamed`,
+    ).toBe(streamed)
+  }
+  // A delegation's call goes out before the specialist works, its step after: compared as sets.
+  expect(
+    broadcasts
+      .filter((message) => message.event === 'tool_call')
+      .map((message) => String(message.payload.id))
+      .sort(),
+    `${what}: a tool_call broadcast per tool step`,
+  ).toEqual(acted.map((step) => String(step.input.tool_call_id)).sort())
+  expect(
+    broadcasts
+      .filter((message) => message.event === 'tool_result')
+      .map((message) => [message.payload.id, message.payload.ok]),
+    `${what}: a tool_result broadcast per tool step`,
+  ).toEqual(acted.map((step) => [step.input.tool_call_id, step.error === null]))
+  expect(
+    broadcasts.filter((message) => message.event === 'delegated').map((message) => message.payload.to),
+    `${what}: a delegated broadcast per delegation that ran`,
+  ).toEqual(
+    steps.filter((step) => step.kind === 'delegation' && step.error === null).map((step) => step.name),
+  )
   // The limits: model calls, and tool calls that ran.
   expect(
     steps.filter((step) => step.kind === 'model_call').length,
@@ -456,6 +555,23 @@ function verifyRun({ run, steps, messages }: Outcome, limits: RunLimits): void {
     acted.filter((step) => step.error?.code !== 'limit_reached').length,
     `${what}: tool calls within AI_MAX_TOOL_CALLS`,
   ).toBeLessThanOrEqual(limits.maxToolCalls)
+}
+
+const realFetch = globalThis.fetch
+
+/**
+ * Runs broadcast through Realtime's REST API (shared/ai/broadcast.ts); the harness notes each
+ * request's messages for the scenario running, then passes it on to the stack's Realtime unchanged.
+ */
+function listenToBroadcasts(): void {
+  if (globalThis.fetch !== realFetch) return
+  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+    if (active && url.endsWith('/realtime/v1/api/broadcast') && typeof init?.body === 'string') {
+      active.heard((JSON.parse(init.body) as { messages: Broadcast[] }).messages)
+    }
+    return realFetch(input, init)
+  }) as typeof fetch
 }
 
 interface Fakes {
@@ -513,6 +629,7 @@ export function scenarios(
   define: (scenario: (name: string, body: ScenarioBody, options?: ScenarioOptions) => void) => void,
 ): void {
   beforeAll(async () => {
+    listenToBroadcasts()
     if (started) return
     const [openai, anthropic] = await Promise.all([startFakeOpenAI(), startFakeAnthropic()])
     started = { openai, anthropic }
@@ -562,6 +679,7 @@ afterAll(async () => {
   await backgroundSettled()
   if (started) await Promise.all([started.openai.close(), started.anthropic.close()])
   started = undefined
+  globalThis.fetch = realFetch
   await sql.end()
   await closeSql()
 })

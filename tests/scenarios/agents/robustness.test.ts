@@ -6,8 +6,6 @@ import { call, calls, delegate, down, hang, say } from './script.ts'
 // exist, a model that loops until the run's limits stop it, a run cancelled mid-way, and providers
 // that go down in the middle of a run.
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 scenarios('robustness', (scenario) => {
   scenario(
     'a model that calls tools with bad arguments reads the errors and corrects itself',
@@ -200,9 +198,8 @@ scenarios('robustness', (scenario) => {
         }),
       )
       const run = await world.start('Tell me a story')
-      // The provider has sent four words and then says nothing; the user gives up waiting.
-      await world.until(() => world.sent.length === 1)
-      await sleep(300)
+      // The provider has sent four words and then says nothing; the user, who has read them, gives up.
+      await world.until(() => world.streamed(run.id) === 'Here is a long ')
       expect((await world.api('POST', `/ai/runs/${run.id}/cancel`)).status).toBe(200)
       const { run: ended, answer } = await world.settle(run)
 
@@ -272,6 +269,42 @@ scenarios('robustness', (scenario) => {
       expect(run.error).toMatchObject({ code: 'rate_limited' })
       expect(run.error?.message).toContain('try again in 12 s')
       expect(sent.map((s) => s.provider)).toEqual([world.provider, world.provider])
+    },
+  )
+
+  scenario(
+    'a 5xx that the SDK’s retry absorbs: the same model answers, and the run never hears of it',
+    async (world) => {
+      world.limit({ maxRetries: 1 })
+      world.script(down(502), say('Here I am.'))
+      const { run, steps, answer, sent } = await world.ask('Hello?')
+
+      expect(run).toMatchObject({ status: 'succeeded', model: world.model })
+      expect(sent.map((s) => s.provider)).toEqual([world.provider, world.provider])
+      expect(steps.filter((s) => s.kind === 'model_call').map((s) => s.input.failed)).toEqual([[]])
+      expect(answer?.content).toBe('Here I am.')
+    },
+    // The retry waits a second or so (LangChain's backoff): once is enough.
+    { providers: ['anthropic'] },
+  )
+
+  scenario(
+    'with no provider configured the message is kept and the run fails at once, naming what to set',
+    async (world) => {
+      world.configure({
+        openai: { apiKey: undefined, baseUrl: undefined },
+        anthropic: { apiKey: undefined, baseUrl: undefined },
+        defaultModel: undefined,
+      })
+      const run = await world.start('Plan my day')
+      expect(run).toMatchObject({ status: 'failed', error: { code: 'provider_unavailable' } })
+      const { run: ended, messages, broadcasts, sent } = await world.settle(run)
+
+      expect(ended.error?.message).toContain('OPENAI_API_KEY')
+      expect(ended.started_at).toBeNull()
+      expect(messages.map((m) => [m.role, m.content])).toEqual([['user', 'Plan my day']])
+      expect(broadcasts.map((b) => b.event)).toEqual(['run_failed'])
+      expect(sent).toEqual([])
     },
   )
 
