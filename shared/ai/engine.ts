@@ -401,6 +401,13 @@ async function drive(job: RunJob, resumption?: Resumption): Promise<void> {
         messages: await runBatch(turn, state.messages, 0, []),
       })
 
+      // After tools (a delegation may have used the run's last model calls), the model only within the limit.
+      const afterTools = () => {
+        if (modelCalls < limits.maxModelCalls) return 'model'
+        stoppedAtLimit = true
+        return END
+      }
+
       const next = (state: { messages: BaseMessage[] }) => {
         const last = state.messages[state.messages.length - 1] as AIMessage
         if (!last.tool_calls?.length) return END
@@ -416,7 +423,7 @@ async function drive(job: RunJob, resumption?: Resumption): Promise<void> {
         .addNode('tools', callTools)
         .addEdge(START, 'model')
         .addConditionalEdges('model', next, ['tools', END])
-        .addEdge('tools', 'model')
+        .addConditionalEdges('tools', afterTools, ['model', END])
         .compile()
       await graph.invoke({ messages: history }, { signal, recursionLimit: 2 * limits.maxModelCalls + 4 })
       signal.throwIfAborted()
@@ -491,11 +498,13 @@ async function drive(job: RunJob, resumption?: Resumption): Promise<void> {
       if (record.actionId) {
         await recordDecision(ctx, run.id, turn.agent.id, record.actionId, outcome, toolMessage)
       } else {
+        // A delegation is a call of the delegation tool the agent has (a specialist asking for one has none).
+        const delegation = call.name === DELEGATE_TOOL && turn.byName.has(DELEGATE_TOOL)
         const step: StepRecord = {
           id: record.stepId,
           position: position++,
-          kind: call.name === DELEGATE_TOOL ? 'delegation' : 'tool_call',
-          name: call.name === DELEGATE_TOOL ? String(call.args?.agent_id ?? DELEGATE_TOOL) : call.name,
+          kind: delegation ? 'delegation' : 'tool_call',
+          name: delegation ? String(call.args?.agent_id ?? DELEGATE_TOOL) : call.name,
           agentId: turn.agent.id,
           input: { tool_call_id: id, arguments: call.args },
           output: outcome.ok ? { result: outcome.result ?? null } : {},
@@ -659,6 +668,15 @@ async function drive(job: RunJob, resumption?: Resumption): Promise<void> {
         }
       }
       const { agent_id, task } = parsed.data
+      if (modelCalls >= limits.maxModelCalls) {
+        return {
+          ok: false,
+          error: {
+            code: 'limit_reached',
+            message: `A run may make at most ${limits.maxModelCalls} model calls; answer now`,
+          },
+        }
+      }
       let specialist: Agent
       try {
         specialist = await getAgent({ ctx, input: { id: agent_id } })
