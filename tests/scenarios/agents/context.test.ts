@@ -62,7 +62,7 @@ scenarios('context', (scenario) => {
   )
 
   scenario(
-    'a conversation over the history budget: the newest turns go in, the older are said to be left out',
+    'a conversation over the history budget: the older turns are summarised into it, the newest go in',
     async (world) => {
       // 30 earlier turns of 1,000 characters each: more than the budget of 24,000 characters.
       const turn = (index: number) => `turn ${String(index).padStart(2, '0')} ${'x'.repeat(992)}`
@@ -73,28 +73,39 @@ scenarios('context', (scenario) => {
         })),
       )
       const question = 'What did we say at the start?'
-      // The question always goes in; then the newest earlier turns while they fit.
-      const kept = Math.floor((HISTORY_BUDGET_CHARS - question.length) / 1000)
-      const leftOut = 30 - kept
-      world.script((sent) => {
-        expect(sent.system).toContain(
-          `${leftOut} earlier messages of this conversation are not shown; ask the user if you need what they said.`,
-        )
-        const texts = sent.messages.map((m) => m.text)
-        expect(texts).toHaveLength(kept + 1)
-        expect(texts.at(-1)).toBe(question)
-        expect(texts[0]).toBe(turn(leftOut))
-        expect(texts.some((text) => text.startsWith('turn 00 '))).toBe(false)
-        // Roles alternate as they were said.
-        expect(sent.messages.slice(0, 2).map((m) => m.role)).toEqual(
-          leftOut % 2 === 0 ? ['user', 'assistant'] : ['assistant', 'user'],
-        )
-        return say('Those turns are beyond what I was given; could you remind me?')
-      })
+      // Overflowing, the newest turns go in within half the budget (room for the next runs), the
+      // question always; the rest is summarised first.
+      const kept = Math.floor((HISTORY_BUDGET_CHARS / 2 - question.length) / 1000)
+      const summarised = 30 - kept
+      const summary = 'At the start we went over turns 00 to 18, all about x.'
+      world.script(
+        (sent) => {
+          expect(sent.system).toMatch(/summarise the earlier part of a conversation/)
+          expect(sent.lastUser).toContain('<turn role="user">\nturn 00 ')
+          expect(sent.lastUser).toContain(`turn ${String(summarised - 1).padStart(2, '0')} `)
+          expect(sent.lastUser).not.toContain(`turn ${String(summarised).padStart(2, '0')} `)
+          return say(summary)
+        },
+        (sent) => {
+          expect(sent.system).toContain(`<conversation_summary>\n${summary}\n</conversation_summary>`)
+          expect(sent.system).not.toMatch(/are not shown/)
+          const texts = sent.messages.map((m) => m.text)
+          expect(texts).toHaveLength(kept + 1)
+          expect(texts.at(-1)).toBe(question)
+          expect(texts[0]).toBe(turn(summarised))
+          expect(texts.some((text) => text.startsWith('turn 00 '))).toBe(false)
+          // Roles alternate as they were said.
+          expect(sent.messages.slice(0, 2).map((m) => m.role)).toEqual(
+            summarised % 2 === 0 ? ['user', 'assistant'] : ['assistant', 'user'],
+          )
+          return say('We started with turns about x.')
+        },
+      )
       const { run, steps } = await world.ask(question)
 
       expect(run.status).toBe('succeeded')
-      expect(steps[0].input).toMatchObject({ history_messages: kept + 1, history_left_out: leftOut })
+      expect(steps[0].input).toMatchObject({ history_messages: kept + 1, history_left_out: summarised })
+      expect(steps[1]).toMatchObject({ kind: 'model_call', input: { purpose: 'summary', turns: summarised } })
     },
   )
 

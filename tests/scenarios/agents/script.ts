@@ -57,9 +57,11 @@ export interface Sent {
   today: string
 }
 
+/** What a tool answered, as the model reads it: JSON inside a `<tool_result>` block (ADR 0030). */
 const parse = (text: string): unknown => {
+  const inner = /^<tool_result tool="[^"]*">\n([\s\S]*)\n<\/tool_result>$/.exec(text)?.[1] ?? text
   try {
-    return JSON.parse(text)
+    return JSON.parse(inner)
   } catch {
     return text
   }
