@@ -8,6 +8,7 @@ import * as listAgents from './routes/list-agents.ts'
 import * as listModels from './routes/list-models.ts'
 import * as listRuns from './routes/list-runs.ts'
 import * as startRun from './routes/start-run.ts'
+import * as undoRun from './routes/undo-run.ts'
 import * as updateAgent from './routes/update-agent.ts'
 
 export const app = createApp('ai')
@@ -22,5 +23,6 @@ for (const route of [
   listRuns,
   getRun,
   cancelRun,
+  undoRun,
 ])
   route.register(app)

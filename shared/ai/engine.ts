@@ -242,6 +242,8 @@ export async function executeRun(job: RunJob): Promise<void> {
         for (const call of last.tool_calls ?? []) {
           signal.throwIfAborted()
           const id = call.id ?? crypto.randomUUID()
+          // The step's id is chosen before the call: the verbs' changes are traced under it (ADR 0029).
+          const stepId = crypto.randomUUID()
           const started = new Date()
           sink.toolCall({ id, name: call.name, args: call.args, agent_id: current.id })
           let outcome: ToolOutcome
@@ -267,7 +269,7 @@ export async function executeRun(job: RunJob): Promise<void> {
             try {
               const message = (await lcTool.invoke(
                 { ...call, id, type: 'tool_call' },
-                { signal },
+                { signal, configurable: { stepId } },
               )) as unknown as ToolMessage
               outcome = message.artifact as ToolOutcome
             } catch (error) {
@@ -284,6 +286,7 @@ export async function executeRun(job: RunJob): Promise<void> {
             ...(outcome.ok ? { result: outcome.result } : { error: outcome.error }),
           })
           const step: StepRecord = {
+            id: stepId,
             position: position++,
             kind: call.name === DELEGATE_TOOL ? 'delegation' : 'tool_call',
             name: call.name === DELEGATE_TOOL ? String(call.args?.agent_id ?? DELEGATE_TOOL) : call.name,

@@ -11,6 +11,7 @@ import { withUser, withUserStatement } from '../db/with-user.ts'
 import { agentForRun } from './agents.ts'
 import { COORDINATOR_ID } from './crew.ts'
 import { loadRunLimits } from './limits.ts'
+import { runActions } from './trace.ts'
 import {
   type Agent,
   type Run,
@@ -120,7 +121,7 @@ export const listRuns = defineVerb('runs.list', RunListQuerySchema, async ({ ctx
   return page(rows, input.limit, (row) => [row.created_at, row.id])
 })
 
-/** A run with its steps in order. */
+/** A run with its steps and the changes its agents made (its trace), each in order. */
 export const getRun = defineVerb('runs.get', RunIdInputSchema, async ({ ctx, input }) =>
   withUser(
     ctx,
@@ -130,7 +131,8 @@ export const getRun = defineVerb('runs.get', RunIdInputSchema, async ({ ctx, inp
       const steps = await tx<RunStep[]>`
         select ${tx(STEP_COLUMNS)} from public.agent_run_steps
         where user_id = ${ctx.userId} and run_id = ${input.id} order by position`
-      return { ...run, steps }
+      const actions = await runActions(tx, ctx.userId, input.id)
+      return { ...run, steps, actions }
     },
     ctx.tx,
   ),
@@ -212,6 +214,8 @@ export async function heartbeat(ctx: ServiceContext, runId: string): Promise<boo
 }
 
 export interface StepRecord {
+  /** The step's id when chosen beforehand (a tool call's, under which its changes are traced). */
+  id?: string
   position: number
   kind: RunStep['kind']
   name: string
@@ -235,9 +239,9 @@ function bounded(value: Record<string, unknown> | undefined): Record<string, unk
 
 export async function insertStep(tx: Tx, userId: string, runId: string, step: StepRecord): Promise<void> {
   await tx`
-    insert into public.agent_run_steps (user_id, run_id, position, kind, name, agent_id, input, output, error,
+    insert into public.agent_run_steps (id, user_id, run_id, position, kind, name, agent_id, input, output, error,
                                         usage, started_at, finished_at)
-    values (${userId}, ${runId}, ${step.position}, ${step.kind}, ${step.name.slice(0, 200)}, ${step.agentId},
+    values (${step.id ?? crypto.randomUUID()}, ${userId}, ${runId}, ${step.position}, ${step.kind}, ${step.name.slice(0, 200)}, ${step.agentId},
             ${jsonParam(tx, bounded(step.input))}, ${jsonParam(tx, bounded(step.output))},
             ${step.error ? jsonParam(tx, step.error) : null}, ${step.usage ? jsonParam(tx, step.usage) : null},
             ${step.startedAt.toISOString()}, ${step.finishedAt.toISOString()})`

@@ -2,12 +2,12 @@ import { tool } from '@langchain/core/tools'
 import { z } from '@hono/zod-openapi'
 import type { Block } from '../blocknote/schema.ts'
 import { inlineText } from '../blocknote/text.ts'
-import type { ServiceContext } from '../core/context.ts'
+import { inStep, type ServiceContext } from '../core/context.ts'
 import { type DomainError, toDomainError, ValidationError } from '../core/errors.ts'
 import { IdInputSchema } from '../core/schemas.ts'
 import type { Verb } from '../core/verb.ts'
 import { NoteCreateSchema } from '../notes/schemas.ts'
-import { createNote, getNote, listNotes, updateNote } from '../notes/service.ts'
+import { createNote, deleteNote, getNote, listNotes, updateNote } from '../notes/service.ts'
 import { GoalChangeSchema } from '../planning/schemas.ts'
 import { createGoal, createReflection, listGoals, listReflections, updateGoal } from '../planning/service.ts'
 import { TaskListQuerySchema } from '../tasks/schemas.ts'
@@ -182,6 +182,11 @@ export const agentTools: Record<ToolName, AgentTool> = {
       return readableNote(updated)
     },
   },
+  delete_note: verbTool(
+    'delete_note',
+    'Delete one of the user’s notes (with its sub-notes and their checklist tasks)',
+    deleteNote as AnyVerb,
+  ),
   note_to_tasks: {
     name: 'note_to_tasks',
     description: 'Make one task of each line of a note that is not yet a checklist item',
@@ -301,8 +306,17 @@ export function langchainTools(ctx: ServiceContext, names: readonly ToolName[]) 
   return names.map((name) => {
     const definition = agentTools[name]
     return tool(
-      async (args: unknown): Promise<[string, ToolOutcome]> => {
-        const outcome = await callTool(definition, ctx, args)
+      async (
+        args: unknown,
+        config?: { configurable?: { stepId?: unknown } },
+      ): Promise<[string, ToolOutcome]> => {
+        // The engine names the tool call's step, under which the verb's changes are traced.
+        const stepId = config?.configurable?.stepId
+        const outcome = await callTool(
+          definition,
+          typeof stepId === 'string' ? inStep(ctx, stepId) : ctx,
+          args,
+        )
         return [outcomeText(outcome), outcome]
       },
       {

@@ -45,6 +45,19 @@ async function runOf(owner: TestUser, sql: postgres.Sql) {
   return { id }
 }
 
+/** A finished run of the victim's with one traced change (a task its agent made), to undo. */
+async function undoableRunOf(owner: TestUser, sql: postgres.Sql) {
+  const { id } = await runOf(owner, sql)
+  const [task] = await sql`
+    insert into public.tasks (user_id, title) values (${owner.id}, 'victim’s task') returning *`
+  await sql`
+    update public.agent_runs set status = 'succeeded', started_at = now(), finished_at = now() where id = ${id}`
+  await sql`
+    insert into public.agent_run_actions (user_id, run_id, table_name, row_id, operation, after)
+    values (${owner.id}, ${id}, 'tasks', ${task.id}, 'insert', ${sql.json(task)})`
+  return { id }
+}
+
 /** What the shared security suite needs for the ai function. */
 export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
   name: 'ai',
@@ -52,11 +65,13 @@ export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
     '/ai/agents/{id}': agentOf,
     '/ai/runs/{id}': runOf,
     '/ai/runs/{id}/cancel': runOf,
+    '/ai/runs/{id}/undo': undoableRunOf,
   },
   bodies: {
     'POST /ai/agents': { name: 'pwned', role: 'pwned', goal: 'pwned' },
     'PUT /ai/agents/{id}': { name: 'pwned', enabled: false },
     'POST /ai/runs': { conversation_id: crypto.randomUUID(), content: 'pwned' },
+    'POST /ai/runs/{id}/undo': { force: true },
   },
 }
 
