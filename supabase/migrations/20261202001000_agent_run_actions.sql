@@ -19,7 +19,8 @@ comment on column public.agent_runs.undone_at is 'When the run''s changes were t
 
 create table public.agent_run_actions (
   id uuid primary key default gen_random_uuid(),
-  -- The order the changes were made in (an undo goes the other way).
+  -- The order the changes were made in (an undo goes the other way). Unique as only the identity
+  -- writes it (nobody inserts rows but the trigger, which leaves it to the identity).
   seq bigint generated always as identity,
   user_id uuid not null references auth.users (id) on delete cascade,
   run_id uuid not null,
@@ -35,7 +36,6 @@ create table public.agent_run_actions (
   created_at timestamptz not null default clock_timestamp(),
   -- When an undo took this change back; null while it stands.
   undone_at timestamptz,
-  constraint agent_run_actions_seq_key unique (seq),
   constraint agent_run_actions_run_fkey foreign key (user_id, run_id)
     references public.agent_runs (user_id, id) on delete cascade,
   constraint agent_run_actions_table_name_known check (table_name in ('notes', 'tasks', 'goals', 'reflections')),
@@ -103,9 +103,8 @@ begin
       using errcode = 'insufficient_privilege';
   end if;
 
-  select coalesce(pg_catalog.array_agg(a.attname::text), '{}') into generated
-  from pg_catalog.pg_attribute a
-  where a.attrelid = tg_relid and a.attnum > 0 and not a.attisdropped and a.attgenerated <> '';
+  -- The table's generated columns (its trigger's arguments) are left out: they follow from the rest.
+  generated := coalesce(tg_argv, '{}');
   if tg_op <> 'INSERT' then
     was := pg_catalog.to_jsonb(old) operator(pg_catalog.-) generated;
   end if;
@@ -122,20 +121,21 @@ $$;
 revoke all on function private.record_agent_change() from public, anon, authenticated;
 
 -- After the row's change (so `new` is the row as stored). The WHEN clause keeps the user's own
--- writes from calling the function at all.
+-- writes from calling the function at all. The arguments name the table's generated columns
+-- (pgTAP 74 checks that they are all named).
 create trigger record_agent_changes
   after insert or update or delete on public.notes
   for each row
   when (pg_catalog.current_setting('consilium.agent_run_id', true) <> ''
         or pg_catalog.current_setting('consilium.undo_row', true) <> '')
-  execute function private.record_agent_change();
+  execute function private.record_agent_change('search');
 
 create trigger record_agent_changes
   after insert or update or delete on public.tasks
   for each row
   when (pg_catalog.current_setting('consilium.agent_run_id', true) <> ''
         or pg_catalog.current_setting('consilium.undo_row', true) <> '')
-  execute function private.record_agent_change();
+  execute function private.record_agent_change('search');
 
 create trigger record_agent_changes
   after insert or update or delete on public.goals

@@ -3,12 +3,27 @@
 -- by nobody directly; and private.undo_agent_run, which takes a run's changes back newest first.
 -- Alice's rows have ids a…, Bob's b….
 begin;
-select plan(27);
+select plan(28);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
 
 select policies_are('public', 'agent_run_actions', array['Users can read the actions of their own runs']);
+
+select is_empty(
+  $$ select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid
+     where t.tgname = 'record_agent_changes'
+       and (t.tgnargs <> (select count(*) from pg_attribute a
+                          where a.attrelid = c.oid and a.attgenerated <> '' and not a.attisdropped)
+            or exists (select 1 from pg_attribute a
+                       where a.attrelid = c.oid and a.attgenerated <> '' and not a.attisdropped
+                         and position(quote_literal(a.attname) in pg_get_triggerdef(t.oid)) = 0))
+     union all
+     select t.relname from (values ('notes'), ('tasks'), ('goals'), ('reflections')) t (relname)
+     where not exists (select 1 from pg_trigger g where g.tgname = 'record_agent_changes'
+                       and g.tgrelid = ('public.' || t.relname)::regclass) $$,
+  'notes, tasks, goals and reflections are traced, each trigger naming its table''s generated columns'
+);
 
 -- Bob has a run with one traced change.
 select tests.authenticate_as('bob');
