@@ -7,6 +7,7 @@ import { benchKnowledge } from './knowledge.ts'
 import { runDomainBench } from './domain.ts'
 import { type Measurement, printTable, signUp } from './lib.ts'
 import { benchRealtime } from './realtime.ts'
+import { benchTrust } from './trust.ts'
 import { benchRequestPath } from './request-path.ts'
 import { benchUsers } from './users.ts'
 
@@ -29,6 +30,7 @@ const suites: Record<string, (context: BenchContext) => Promise<Measurement[]>> 
   path: benchRequestPath,
   ai: benchAi,
   knowledge: benchKnowledge,
+  trust: benchTrust,
 }
 
 // `--sizes` belongs to the knowledge suite (bench/knowledge.ts).

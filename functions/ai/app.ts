@@ -15,6 +15,7 @@ import * as listRuns from './routes/list-runs.ts'
 import * as listSchedules from './routes/list-schedules.ts'
 import * as runSchedule from './routes/run-schedule.ts'
 import * as startRun from './routes/start-run.ts'
+import * as undoRun from './routes/undo-run.ts'
 import * as updateAgent from './routes/update-agent.ts'
 import * as updateSchedule from './routes/update-schedule.ts'
 
@@ -39,5 +40,6 @@ for (const route of [
   updateSchedule,
   deleteSchedule,
   runSchedule,
+  undoRun,
 ])
   route.register(app)

@@ -439,7 +439,12 @@ async function drive(job: RunJob, resumption?: Resumption): Promise<void> {
     }
 
     /** Runs one of the agent's tools (not a delegation) with the given arguments, within the run's budget. */
-    const invokeTool = async (turn: Turn, call: ToolCall, args: unknown): Promise<ToolOutcome> => {
+    const invokeTool = async (
+      turn: Turn,
+      call: ToolCall,
+      args: unknown,
+      stepId?: string,
+    ): Promise<ToolOutcome> => {
       const lcTool = turn.byName.get(call.name)
       if (!lcTool || call.name === DELEGATE_TOOL) {
         return { ok: false, error: { code: 'not_found', message: `There is no tool named ${call.name}` } }
@@ -455,9 +460,10 @@ async function drive(job: RunJob, resumption?: Resumption): Promise<void> {
       }
       toolCalls++
       try {
+        // The tool call's step id is chosen before the call: the verb's changes are traced under it (ADR 0029).
         const message = (await lcTool.invoke(
           { ...call, args: args as Record<string, unknown>, type: 'tool_call' },
-          { signal },
+          { signal, configurable: { stepId } },
         )) as unknown as ToolMessage
         return message.artifact as ToolOutcome
       } catch (error) {
@@ -571,7 +577,9 @@ async function drive(job: RunJob, resumption?: Resumption): Promise<void> {
         if (decided) {
           decisions.delete(id)
           sink.toolCall({ id, name: call.name, args: call.args, agent_id: turn.agent.id })
-          const outcome = decided.approve ? await invokeTool(turn, call, decided.args) : refusal(decided.note)
+          const outcome = decided.approve
+            ? await invokeTool(turn, call, decided.args, decided.actionId)
+            : refusal(decided.note)
           results.push(await settle(turn, call, outcome, started, { actionId: decided.actionId }))
           continue
         }
@@ -610,7 +618,7 @@ async function drive(job: RunJob, resumption?: Resumption): Promise<void> {
           continue
         }
         const stepId = crypto.randomUUID()
-        const outcome = await invokeTool(turn, call, gate.args)
+        const outcome = await invokeTool(turn, call, gate.args, stepId)
         results.push(await settle(turn, call, outcome, started, { stepId }))
       }
       return results

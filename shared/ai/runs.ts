@@ -12,6 +12,7 @@ import { withUser, withUserStatement } from '../db/with-user.ts'
 import { agentForRun } from './agents.ts'
 import { COORDINATOR_ID } from './crew.ts'
 import { loadRunLimits } from './limits.ts'
+import { runActions } from './trace.ts'
 import {
   type Agent,
   type Approval,
@@ -152,7 +153,10 @@ export const listRuns = defineVerb('runs.list', RunListQuerySchema, async ({ ctx
   return page(rows, input.limit, (row) => [row.created_at, row.id])
 })
 
-/** A run with its steps in order, the changes it proposed for approval, and when a wait expires. */
+/**
+ * A run with its steps in order, the changes it proposed for approval (and when a wait expires),
+ * and the changes its agents made (its trace).
+ */
 export const getRun = defineVerb('runs.get', RunIdInputSchema, async ({ ctx, input }) =>
   withUser(
     ctx,
@@ -169,7 +173,8 @@ export const getRun = defineVerb('runs.get', RunIdInputSchema, async ({ ctx, inp
       const [pause] = await tx<{ expires_at: string }[]>`
         select created_at + make_interval(secs => ${approvalTtlSeconds()}) as expires_at
         from public.agent_run_pauses where user_id = ${ctx.userId} and run_id = ${input.id}`
-      return { ...run, steps, approvals, approval_expires_at: pause?.expires_at ?? null }
+      const actions = await runActions(tx, ctx.userId, input.id)
+      return { ...run, steps, approvals, approval_expires_at: pause?.expires_at ?? null, actions }
     },
     ctx.tx,
   ),
@@ -256,7 +261,7 @@ export async function heartbeat(ctx: ServiceContext, runId: string): Promise<boo
 }
 
 export interface StepRecord {
-  /** Given when the step's id must be known first (a proposed change's action id). */
+  /** Given when the step's id must be known first: a proposed change's action id, or a tool call's, under which its changes are traced. */
   id?: string
   position: number
   kind: RunStep['kind']

@@ -175,12 +175,16 @@ export const RunSchema = z
     created_at: TimestampSchema.openapi({ description: 'When it was queued' }),
     started_at: TimestampSchema.nullable(),
     finished_at: TimestampSchema.nullable(),
-    updated_at: TimestampSchema,
+    undone_at: TimestampSchema.nullable().openapi({
+      description: 'When the run’s changes were taken back (POST ai/runs/{id}/undo); null if never',
+    }),
+    updated_at: TimestampSchema.openapi({ description: 'Also the ETag (If-Match of an undo)' }),
   })
   .openapi('Run')
 
 export const RunStepSchema = z
   .object({
+    id: z.uuid().openapi({ description: 'A tool call’s id is the `step_id` of the changes it made' }),
     position: z.number().int(),
     kind: z.enum(['context', 'model_call', 'tool_call', 'delegation']),
     name: z.string().openapi({ description: 'The model, the tool or the agent delegated to' }),
@@ -193,6 +197,67 @@ export const RunStepSchema = z
     finished_at: TimestampSchema,
   })
   .openapi('RunStep')
+
+export const RUN_ACTION_TABLES = ['notes', 'tasks', 'goals', 'reflections'] as const
+export const RUN_ACTION_OPERATIONS = ['insert', 'update', 'delete'] as const
+
+/** One change an agent made in a run: a row of one of the user's tables, before and after (ADR 0029). */
+export const RunActionSchema = z
+  .object({
+    id: z.uuid(),
+    step_id: z.uuid().nullable().openapi({ description: 'The tool call that made it (the step’s id)' }),
+    table_name: z.enum(RUN_ACTION_TABLES),
+    row_id: z.uuid(),
+    operation: z.enum(RUN_ACTION_OPERATIONS),
+    before: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: 'The row as it was; null for an insert' }),
+    after: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: 'The row as the agent left it; null for a delete' }),
+    created_at: TimestampSchema,
+    undone_at: TimestampSchema.nullable().openapi({ description: 'When an undo took it back' }),
+  })
+  .openapi('RunAction')
+
+/** `POST ai/runs/{id}/undo`'s body. */
+export const RunUndoBodySchema = z
+  .strictObject({
+    force: z.boolean().default(false).openapi({
+      description:
+        'Skip the rows changed since the run changed them (and report them) instead of refusing with 409',
+    }),
+  })
+  .openapi('RunUndo')
+
+export const RunUndoInputSchema = RunUndoBodySchema.extend({
+  id: z.uuid(),
+  expected: ExpectedVersionsSchema,
+})
+
+/** A change an undo did not take back, and why. */
+export const RunUndoSkipSchema = z
+  .object({
+    action_id: z.uuid(),
+    table_name: z.enum(RUN_ACTION_TABLES),
+    row_id: z.uuid(),
+    operation: z.enum(RUN_ACTION_OPERATIONS),
+    reason: z.string(),
+  })
+  .openapi('RunUndoSkip')
+
+export const RunUndoResultSchema = z
+  .object({
+    run: RunSchema,
+    reverted: z.array(RunActionSchema).openapi({ description: 'The changes taken back, newest first' }),
+    skipped: z
+      .array(RunUndoSkipSchema)
+      .openapi({ description: 'With force: the changes left as they are, because their rows changed since' }),
+    already_undone: z.boolean().openapi({ description: 'The run had been undone before: nothing to undo' }),
+  })
+  .openapi('RunUndoResult')
 
 export const APPROVAL_REASONS = ['delete', 'bulk', 'write'] as const
 
@@ -241,6 +306,9 @@ export const RunWithStepsSchema = RunSchema.extend({
     .openapi({ description: 'The changes it proposed for approval, in order' }),
   approval_expires_at: TimestampSchema.nullable().openapi({
     description: 'While awaiting approval: when it expires (AI_APPROVAL_TTL_SECONDS after it began to wait)',
+  }),
+  actions: z.array(RunActionSchema).openapi({
+    description: 'Every change the run’s agents made to notes, tasks, goals and reflections, in order',
   }),
 }).openapi('RunWithSteps')
 
@@ -349,4 +417,7 @@ export type Run = z.infer<typeof RunSchema>
 export type RunStep = z.infer<typeof RunStepSchema>
 export type Approval = z.infer<typeof ApprovalSchema>
 export type RunApprovalInput = z.infer<typeof RunApprovalInputSchema>
+export type RunAction = z.infer<typeof RunActionSchema>
+export type RunUndoSkip = z.infer<typeof RunUndoSkipSchema>
+export type RunUndoResult = z.infer<typeof RunUndoResultSchema>
 export type RunCreate = z.infer<typeof RunCreateSchema>

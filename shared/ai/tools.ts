@@ -2,12 +2,12 @@ import { tool } from '@langchain/core/tools'
 import { z } from '@hono/zod-openapi'
 import type { Block } from '../blocknote/schema.ts'
 import { inlineText } from '../blocknote/text.ts'
-import type { ServiceContext } from '../core/context.ts'
+import { inStep, type ServiceContext } from '../core/context.ts'
 import { type DomainError, toDomainError, ValidationError } from '../core/errors.ts'
 import { IdInputSchema } from '../core/schemas.ts'
 import type { Verb } from '../core/verb.ts'
 import { NoteCreateSchema } from '../notes/schemas.ts'
-import { createNote, getNote, listNotes, updateNote } from '../notes/service.ts'
+import { createNote, deleteNote, getNote, listNotes, updateNote } from '../notes/service.ts'
 import { GoalChangeSchema } from '../planning/schemas.ts'
 import {
   createGoal,
@@ -388,6 +388,24 @@ export const agentTools: Record<ToolName, AgentTool> = {
       }
     },
   },
+  delete_note: {
+    ...verbTool(
+      'delete_note',
+      'Delete one of the user’s notes (with its sub-notes and their checklist tasks)',
+      deleteNote as AnyVerb,
+    ),
+    propose: async (ctx, args) => {
+      const { id } = parseArgs(deleteNote.input, args)
+      const note = (await getNote({ ctx, input: { id } })) as { id: string; title: string | null }
+      return {
+        operation: 'delete',
+        table: 'notes',
+        count: 1,
+        rows: [{ id: note.id, title: note.title }],
+        summary: `Delete the note ${quoted(note.title ?? 'without a title')} with its sub-notes and their checklist tasks`,
+      }
+    },
+  },
   note_to_tasks: {
     name: 'note_to_tasks',
     description: 'Make one task of each line of a note that is not yet a checklist item',
@@ -573,8 +591,17 @@ export function langchainTools(ctx: ServiceContext, names: readonly ToolName[]) 
   return names.map((name) => {
     const definition = agentTools[name]
     return tool(
-      async (args: unknown): Promise<[string, ToolOutcome]> => {
-        const outcome = await callTool(definition, ctx, args)
+      async (
+        args: unknown,
+        config?: { configurable?: { stepId?: unknown } },
+      ): Promise<[string, ToolOutcome]> => {
+        // The engine names the tool call's step, under which the verb's changes are traced.
+        const stepId = config?.configurable?.stepId
+        const outcome = await callTool(
+          definition,
+          typeof stepId === 'string' ? inStep(ctx, stepId) : ctx,
+          args,
+        )
         return [outcomeText(outcome), outcome]
       },
       {

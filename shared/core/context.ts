@@ -27,6 +27,11 @@ export type Actor =
       runId: string
       /** The message the run answers (the user's request), or null for a scheduled run. */
       messageId: string | null
+      /**
+       * The tool call the change is part of: the id its agent_run_steps row gets. With it, the
+       * change is recorded in the run's trace (agent_run_actions), which an undo reads back.
+       */
+      stepId?: string
     }
 
 export const USER_ACTOR: Actor = { kind: 'user' }
@@ -58,8 +63,12 @@ export const userContext = (claims: JwtClaims, address?: string): ServiceContext
 /** The context of an agent acting for the user whose claims these are. */
 export const agentContext = (
   claims: JwtClaims,
-  agent: { agentId: string; runId: string; messageId: string | null },
+  agent: { agentId: string; runId: string; messageId: string | null; stepId?: string },
 ): ServiceContext => ({ claims, userId: claims.sub, actor: { kind: 'agent', ...agent } })
+
+/** The same agent's context for one tool call: its changes are traced under that step. */
+export const inStep = (ctx: ServiceContext, stepId: string): ServiceContext =>
+  ctx.actor.kind === 'agent' ? { ...ctx, actor: { ...ctx.actor, stepId } } : ctx
 
 /** Where a row came from, as the provenance columns store it (`source`, `source_reference`). */
 export function provenanceOf(actor: Actor): {

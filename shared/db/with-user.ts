@@ -1,6 +1,6 @@
 import type postgres from 'postgres'
 import { loadConfig } from '../config.ts'
-import type { JwtClaims, ServiceContext, Tx } from '../core/context.ts'
+import type { Actor, JwtClaims, ServiceContext, Tx } from '../core/context.ts'
 import { getSql } from './client.ts'
 
 export type { Tx } from '../core/context.ts'
@@ -12,7 +12,10 @@ export type { Tx } from '../core/context.ts'
 // private.require_live_session raises CS401 if not, which aborts the transaction, so nothing the
 // request did is kept and it is answered 401 (core/errors.ts maps CS401). The statement also
 // counts the request against the rate limits (private.count_request, ADR 0022): over one, it
-// raises CS429 (a 429 with Retry-After).
+// raises CS429 (a 429 with Retry-After). For an agent acting in a run it also names the run and the
+// tool call (consilium.agent_run_id, consilium.agent_step_id), so that a trigger records the
+// agent's changes in the run's trace in the same transaction (ADR 0029); for the user's own
+// requests both are set empty, so their edits are never traced.
 
 /** Who a transaction is for: a verb's context (claims, client address, an open transaction) or bare claims. */
 export type Subject = ServiceContext | JwtClaims
@@ -20,20 +23,23 @@ export type Subject = ServiceContext | JwtClaims
 function partsOf(subject: Subject, joined: Tx | undefined) {
   if ('claims' in subject && typeof subject.claims === 'object') {
     const ctx = subject as ServiceContext
-    return { claims: ctx.claims, address: ctx.address, outer: joined ?? ctx.tx }
+    return { claims: ctx.claims, address: ctx.address, actor: ctx.actor, outer: joined ?? ctx.tx }
   }
-  return { claims: subject as JwtClaims, address: undefined, outer: joined }
+  return { claims: subject as JwtClaims, address: undefined, actor: undefined, outer: joined }
 }
 
-function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined) {
+function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined, actor?: Actor) {
   // Only verified claims get here; anything else is a bug, refused before it reaches the pipeline.
   if (typeof claims?.sub !== 'string') throw new Error('withUser needs the verified claims of a user')
   const { perUserPerMinute, perAddressPerMinute } = loadConfig().rateLimits
+  const agent = actor?.kind === 'agent' ? actor : undefined
   return Promise.all([
     tx`begin`.execute(),
     tx`
       select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
              set_config('role', 'authenticated', true),
+             set_config('consilium.agent_run_id', ${agent?.runId ?? ''}, true),
+             set_config('consilium.agent_step_id', ${agent?.stepId ?? ''}, true),
              private.require_live_session(${claims.session_id ?? null}::uuid),
              private.count_request(${address ?? null}, ${perUserPerMinute}, ${perAddressPerMinute})`.execute(),
   ])
@@ -47,11 +53,11 @@ function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined)
  * that transaction instead.
  */
 export async function withUser<T>(subject: Subject, fn: (tx: Tx) => Promise<T>, joined?: Tx): Promise<T> {
-  const { claims, address, outer } = partsOf(subject, joined)
+  const { claims, address, actor, outer } = partsOf(subject, joined)
   if (outer) return fn(outer)
   const tx = await getSql().reserve()
   try {
-    const opened = openTransaction(tx, claims, address)
+    const opened = openTransaction(tx, claims, address, actor)
     // Awaited below; until then a failure must not count as an unhandled rejection.
     opened.catch(() => {})
     let result: T
@@ -85,12 +91,12 @@ export async function withUserStatement<Rows extends readonly postgres.MaybeRow[
   statement: (tx: Tx) => postgres.PendingQuery<Rows>,
   joined?: Tx,
 ): Promise<postgres.RowList<Rows>> {
-  const { claims, address, outer } = partsOf(subject, joined)
+  const { claims, address, actor, outer } = partsOf(subject, joined)
   if (outer) return statement(outer)
   const tx = await getSql().reserve()
   try {
     const [opened, result, committed] = await Promise.allSettled([
-      openTransaction(tx, claims, address),
+      openTransaction(tx, claims, address, actor),
       statement(tx).execute(),
       tx`commit`.execute(),
     ])

@@ -1,3 +1,4 @@
+import type postgres from 'postgres'
 import { afterAll, describe, expect } from 'vitest'
 import {
   createConversation,
@@ -22,8 +23,18 @@ afterAll(() => closeSql())
 const run = { agentId: 'task-manager', runId: crypto.randomUUID(), messageId: crypto.randomUUID() }
 const asUser = async (user: TestUser): Promise<ServiceContext> =>
   userContext(await verifyAccessToken(user.token))
-const asAgent = async (user: TestUser): Promise<ServiceContext> =>
-  agentContext(await verifyAccessToken(user.token), run)
+/** The agent's context in a run of the user's (an agent's changes are traced under a run that must exist). */
+async function asAgent(user: TestUser, sql: postgres.Sql): Promise<ServiceContext> {
+  const [made] = await sql`select 1 from public.agent_runs where id = ${run.runId}`
+  if (!made) {
+    const [conversation] =
+      await sql`insert into public.conversations (user_id) values (${user.id}) returning id`
+    await sql`
+      insert into public.agent_runs (id, user_id, conversation_id, agent_id)
+      values (${run.runId}, ${user.id}, ${conversation.id}, ${run.agentId})`
+  }
+  return agentContext(await verifyAccessToken(user.token), run)
+}
 
 /** The error a call failed with. */
 async function failure(call: Promise<unknown>): Promise<DomainError> {
@@ -81,7 +92,7 @@ describe('verbs called directly', () => {
   })
 
   it('record an agent actor on what it creates: the agent, the run and the message', async ({ sql, ada }) => {
-    const ctx = await asAgent(ada)
+    const ctx = await asAgent(ada, sql)
     const task = await createTask({ ctx, input: { title: 'Call the plumber' } })
     const note = await createNote({ ctx, input: { title: 'Plumbing' } })
     const goal = await createGoal({ ctx, input: { title: 'Fix the house', timeframe: 'yearly' } })
@@ -103,7 +114,7 @@ describe('verbs called directly', () => {
   })
 
   it('set edited_by_user only for the user’s own edits, never for an agent’s', async ({ sql, ada }) => {
-    const agent = await asAgent(ada)
+    const agent = await asAgent(ada, sql)
     const note = await createNote({ ctx: agent, input: { title: 'Draft' } })
     await updateNote({ ctx: agent, input: { id: note.id, changes: { title: 'Draft 2' } } })
     const edited = async () =>
@@ -121,7 +132,7 @@ describe('verbs called directly', () => {
     bob,
   }) => {
     const user = await asUser(ada)
-    const agent = await asAgent(ada)
+    const agent = await asAgent(ada, sql)
     const conversation = await createConversation({ ctx: user, input: {} })
     const asked = await createMessage({
       ctx: user,

@@ -72,6 +72,19 @@ async function scheduleOf(owner: TestUser, sql: postgres.Sql) {
   return { id }
 }
 
+/** A finished run of the victim's with one traced change (a task its agent made), to undo. */
+async function undoableRunOf(owner: TestUser, sql: postgres.Sql) {
+  const { id } = await runOf(owner, sql)
+  const [task] = await sql`
+    insert into public.tasks (user_id, title) values (${owner.id}, 'victim’s task') returning *`
+  await sql`
+    update public.agent_runs set status = 'succeeded', started_at = now(), finished_at = now() where id = ${id}`
+  await sql`
+    insert into public.agent_run_actions (user_id, run_id, table_name, row_id, operation, after)
+    values (${owner.id}, ${id}, 'tasks', ${task.id}, 'insert', ${sql.json(task)})`
+  return { id }
+}
+
 /** What the shared security suite needs for the ai function. */
 export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
   name: 'ai',
@@ -82,6 +95,7 @@ export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
     '/ai/runs/{id}/approval': waitingRunOf,
     '/ai/schedules/{id}': scheduleOf,
     '/ai/schedules/{id}/run': scheduleOf,
+    '/ai/runs/{id}/undo': undoableRunOf,
   },
   serviceRoutes: ['POST /ai/schedules/due'],
   bodies: {
@@ -91,6 +105,7 @@ export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
     'POST /ai/runs/{id}/approval': { decisions: [{ action_id: crypto.randomUUID(), approve: true }] },
     'POST /ai/schedules': { kind: 'daily_plan' },
     'PUT /ai/schedules/{id}': { enabled: false, cron: '* * * * *' },
+    'POST /ai/runs/{id}/undo': { force: true },
   },
 }
 

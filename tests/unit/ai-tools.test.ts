@@ -26,3 +26,10 @@ it('offers each tool’s parameters as the input side of its verb’s schema, as
   })
   expect(JSON.stringify(create.properties.parent_id)).not.toContain('pattern')
 })
+
+it('lets approval see every change: each tool that writes proposes its change before it runs', () => {
+  const reading = /^(list|read|search)_/
+  const writing = Object.values(agentTools).filter((tool) => !reading.test(tool.name))
+  expect(writing.map((tool) => tool.name)).toEqual(expect.arrayContaining(['delete_task', 'delete_note']))
+  for (const tool of writing) expect(tool.propose, `${tool.name} proposes its change`).toBeTypeOf('function')
+})
