@@ -247,6 +247,7 @@ export const updateTasks = defineVerb('tasks.update_many', TaskBulkChangeSchema,
           for update`
         if (targets.length > MAX_BULK_TASKS) throw tooMany()
         const ids = targets.map((target) => target.id)
+        // The schema asks for at least one change: fields, a status, or both.
         const change = status ? statusChange(tx, status) : undefined
         const rows =
           ids.length === 0
@@ -257,7 +258,7 @@ export const updateTasks = defineVerb('tasks.update_many', TaskBulkChangeSchema,
                   where id = any(${ids}::uuid[])
                   returning ${tx(TASK_COLUMNS)}`
               : await tx<Task[]>`
-                  update public.tasks set ${change ?? tx`updated_at = updated_at`}
+                  update public.tasks set ${change as NonNullable<typeof change>}
                   where id = any(${ids}::uuid[])
                   returning ${tx(TASK_COLUMNS)}`
         if (status) for (const row of rows) await reflectInNote(tx, row)

@@ -41,6 +41,7 @@ describe('the AI configuration', () => {
     vi.stubEnv('AI_DEFAULT_MODEL', ' anthropic:claude-sonnet-4-5 ')
     vi.stubEnv('AI_FALLBACK_MODELS', 'openai:gpt-4.1-mini, xai:grok-4,,')
     vi.stubEnv('OPENAI_COMPATIBLE_STREAM_USAGE', 'FALSE')
+    vi.stubEnv('AI_APPROVAL_TTL_SECONDS', '600')
     setAiConfigForTests(undefined)
     expect(loadAiConfig()).toEqual({
       openai: { apiKey: 'sk-1', baseUrl: 'http://127.0.0.1:11434/v1' },
@@ -50,6 +51,7 @@ describe('the AI configuration', () => {
       defaultModel: 'anthropic:claude-sonnet-4-5',
       fallbackModels: ['openai:gpt-4.1-mini', 'xai:grok-4'],
       compatibleStreamUsage: false,
+      approvalTtlSeconds: 600,
     })
   })
 })
