@@ -84,6 +84,10 @@ const conversationOf = async (sql: Sql, user: TestUser): Promise<string> =>
 
 /** A real run of an agent: the fake model answers with these replies, in turn; the run must succeed. */
 async function agentRun(sql: Sql, user: TestUser, agentId: string, ...replies: FakeReply[]): Promise<Run> {
+  // The agent changes without asking (ai.approval never): undo is under test here, approval elsewhere.
+  await sql`
+    update public.profiles set preferences = coalesce(preferences, '{}') || '{"ai": {"approval": "never"}}'
+    where id = ${user.id}`
   openai.reply(...replies)
   const started = await json<{ id: string }>(
     api('POST', '/ai/runs', {
