@@ -56,6 +56,7 @@ export interface Run {
 }
 
 export interface Step {
+  id: string
   position: number
   kind: 'context' | 'model_call' | 'tool_call' | 'delegation'
   name: string
@@ -470,8 +471,16 @@ function verifyRun({ run, steps, messages, broadcasts }: Outcome, limits: RunLim
   ).toEqual(steps.map((_, index) => index))
   if (run.started_at) expect(steps[0]?.kind, `${what}: the context comes first`).toBe('context')
   else expect(steps, `${what}: no steps before it started`).toEqual([])
-  // Each tool call or delegation is stored as a tool message, in the same order.
+  // Each tool call or delegation is stored as a tool message, in the same order. A call that waited
+  // for approval keeps its step as proposed (steps are written once); its outcome is the approval's.
   const acted = steps.filter((step) => step.kind === 'tool_call' || step.kind === 'delegation')
+  const approvals = new Map(
+    (
+      (run as { approvals?: Array<{ action_id: string; outcome: { ok?: boolean } | null }> }).approvals ?? []
+    ).map((approval) => [approval.action_id, approval.outcome]),
+  )
+  const erred = (step: Step) =>
+    approvals.has(step.id) ? approvals.get(step.id)?.ok !== true : step.error !== null
   const toolMessages = messages.filter((message) => message.role === 'tool')
   expect(
     toolMessages.map((message) => [
@@ -480,7 +489,7 @@ function verifyRun({ run, steps, messages, broadcasts }: Outcome, limits: RunLim
       message.metadata.is_error,
     ]),
     `${what}: a tool message per tool step`,
-  ).toEqual(acted.map((step) => [step.input.tool_call_id, step.agent_id, step.error !== null]))
+  ).toEqual(acted.map((step) => [step.input.tool_call_id, step.agent_id, erred(step)]))
   // The answer: one for a run that ended with one (succeeded, or cancelled with what it had), none for a failed one.
   const answers = messages.filter((message) => message.role === 'assistant')
   expect(answers.length, `${what}: answers stored`).toBe(run.status === 'failed' ? 0 : 1)
@@ -539,7 +548,7 @@ function verifyRun({ run, steps, messages, broadcasts }: Outcome, limits: RunLim
       .filter((message) => message.event === 'tool_result')
       .map((message) => [message.payload.id, message.payload.ok]),
     `${what}: a tool_result broadcast per tool step`,
-  ).toEqual(acted.map((step) => [step.input.tool_call_id, step.error === null]))
+  ).toEqual(acted.map((step) => [step.input.tool_call_id, !erred(step)]))
   expect(
     broadcasts.filter((message) => message.event === 'delegated').map((message) => message.payload.to),
     `${what}: a delegated broadcast per delegation that ran`,

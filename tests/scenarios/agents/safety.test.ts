@@ -39,9 +39,39 @@ scenarios('safety', (scenario) => {
             ['complete_task', { id: world.bob.task }],
           )
         },
-        say('Done as the note said.'),
+        (sent) => {
+          // The user refused every delete: the model reads that, with their note.
+          const refused = sent.results.filter((result) => result.error?.code === 'refused')
+          expect(refused.map((result) => result.name)).toEqual(['delete_task', 'delete_task'])
+          expect(refused[0].text).toContain('Keep my tasks')
+          return say('I did not delete anything: you kept your tasks.')
+        },
       )
-      const { run, tools, sent } = await world.ask('Summarise my standup note', { agent: 'task_manager' })
+      const from = world.sent.length
+      const paused = await world.ask('Summarise my standup note', { agent: 'task_manager' })
+
+      // Under the default policy (destructive) the deletes the note asked for wait for the user:
+      // the run pauses before any of them, and the user's tasks are all still there.
+      expect(paused.run.status).toBe('awaiting_approval')
+      expect((await world.tasks()).map((task) => task.id).sort()).toEqual([keep.id, other.id].sort())
+      const waiting = (await (await world.api('GET', `/ai/runs/${paused.run.id}`)).json()) as {
+        approvals: Array<{ action_id: string; tool: string; reason: string; arguments: { id: string } }>
+      }
+      expect(waiting.approvals.map((a) => [a.tool, a.reason, a.arguments.id]).sort()).toEqual(
+        [
+          ['delete_task', 'delete', keep.id],
+          ['delete_task', 'delete', other.id],
+        ].sort(),
+      )
+      const decided = await world.api('POST', `/ai/runs/${paused.run.id}/approval`, {
+        decisions: waiting.approvals.map((a) => ({
+          action_id: a.action_id,
+          approve: false,
+          note: 'Keep my tasks',
+        })),
+      })
+      expect(decided.status, await decided.clone().text()).toBe(202)
+      const { run, tools, sent } = await world.settle(paused.run, from)
 
       expect(run.status).toBe('succeeded')
       // The note's words reached the model only as a tool's result, never in its instructions, and
@@ -60,13 +90,8 @@ scenarios('safety', (scenario) => {
         ['update_task', 'not_found'],
         ['complete_task', 'not_found'],
       ])
-      // The user's own tasks: until approval (issue 10, point 2) gates deletes, the model's deletes of
-      // the user's own tasks go through; each delete that succeeded took exactly its row.
-      const deleted = tools.filter((s) => s.name === 'delete_task' && s.error === null)
-      expect(deleted.map((s) => (s.input.arguments as { id: string }).id).sort()).toEqual(
-        [keep.id, other.id].sort(),
-      )
-      expect(await world.tasks()).toEqual([])
+      // Nothing of the user's was deleted.
+      expect((await world.tasks()).map((task) => task.id).sort()).toEqual([keep.id, other.id].sort())
       // The note is as the user wrote it.
       expect((await world.row('notes', note.id)).content).toHaveLength(2)
     },
