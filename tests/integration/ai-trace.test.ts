@@ -263,6 +263,13 @@ describe('the trace of a run, and its undo', () => {
     const checklist = await sql`select id from public.tasks where note_id = ${note.id} order by created_at`
     expect(checklist).toHaveLength(2)
     await json(api('PUT', `/tasks/${checklist[0].id}/status`, { user: ada, body: { status: 'done' } }), 200)
+    const listTasks = () =>
+      json<{ data: Array<{ id: string; status: string }> }>(
+        api('GET', `/notes/${note.id}/tasks`, { user: ada }),
+        200,
+      )
+    const listedBefore = await listTasks()
+    expect(listedBefore.data.map((task) => task.status).sort()).toEqual(['done', 'todo'])
     const noteBefore = await sql`select * from public.notes where id = ${note.id}`
     const tasksBefore = await sql`select * from public.tasks where note_id = ${note.id} order by id`
 
@@ -283,14 +290,8 @@ describe('the trace of a run, and its undo', () => {
     await json<UndoResult>(undo(ada, run.id), 200)
     expect(await sql`select * from public.notes where id = ${note.id}`).toEqual(noteBefore)
     expect(await sql`select * from public.tasks where note_id = ${note.id} order by id`).toEqual(tasksBefore)
-    const listed = await json<{ data: Array<{ id: string; status: string }> }>(
-      api('GET', `/notes/${note.id}/tasks`, { user: ada }),
-      200,
-    )
-    expect(listed.data.map((task) => [task.id, task.status])).toEqual([
-      [checklist[0].id, 'done'],
-      [checklist[1].id, 'todo'],
-    ])
+    // Listed as before, in the note's order.
+    expect(await listTasks()).toEqual(listedBefore)
   })
 
   it('lets no other user read the actions or undo the run, and no agent trace a change under it', async ({
