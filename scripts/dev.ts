@@ -92,7 +92,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true
     console.log('\nStopping…')
     await stack.stop()
-    console.log('Stopped; the database was closed cleanly.')
+    console.log(stack.embeddedDatabase ? 'Stopped; the database was closed cleanly.' : 'Stopped.')
     process.exit(0)
   })
 }
