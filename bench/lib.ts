@@ -49,6 +49,25 @@ export async function measure(
   }
 }
 
+/**
+ * As measure(), after a warm-up long enough that passes agree: passes of `requests` run until the
+ * throughput of the last two differs by at most `tolerance` (or `maxPasses` ran); the last is
+ * reported, `spread` saying how far it was from the one before.
+ */
+export async function measureSteady(
+  name: string,
+  task: (i: number) => Promise<unknown>,
+  { requests = 2000, concurrency = 8, warmup = 200, tolerance = 0.05, maxPasses = 6 } = {},
+): Promise<Measurement & { passes: number; spread: number }> {
+  let previous = await measure(name, task, { requests, concurrency, warmup })
+  for (let passes = 2; ; passes++) {
+    const current = await measure(name, task, { requests, concurrency, warmup: 0 })
+    const spread = Math.abs(current.rps - previous.rps) / Math.max(current.rps, previous.rps)
+    if (spread <= tolerance || passes >= maxPasses) return { ...current, passes, spread }
+    previous = current
+  }
+}
+
 export function printTable(title: string, rows: Measurement[]): void {
   console.log(`\n${title}`)
   console.table(

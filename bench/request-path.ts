@@ -2,13 +2,16 @@ import { userContext } from '../shared/core/context.ts'
 import { verifyAccessToken } from '../shared/http/require-user.ts'
 import { listNotes } from '../shared/notes/service.ts'
 import { getMe } from '../shared/users/service.ts'
-import { expectOk, type Measurement, measure } from './lib.ts'
+import { expectOk, type Measurement, measureSteady } from './lib.ts'
 import type { BenchContext } from './run.ts'
 
 // The request path against what it costs at least: each case through the whole path (gateway →
-// Deno function → token check → withUser → Postgres) and the verb's own statements sent directly
-// from here, through the same withUser code, so the direct row pipelines exactly what a request
-// does. Each at concurrency 1, 8 and 32, after a warm-up long enough that repeated passes agree.
+// Deno function → token check → withUser → Postgres), and the verb run here, in process, through
+// the same withUser code: the direct row sends exactly the statements a request sends, pipelined
+// the same way (BEGIN, the settings, the statement and COMMIT in one write for these one-statement
+// verbs, ADR 0023), on a pool as large as a function's. Each at concurrency 1, 8 and 32; passes
+// repeat until two in a row agree within 5% (the first warms the JIT, the pools and the plan
+// caches); the last is reported.
 
 const CONCURRENCY = [1, 8, 32]
 const NOTES = 200
@@ -35,13 +38,14 @@ export async function benchRequestPath({ stack, sql, user }: BenchContext): Prom
   const rows: Measurement[] = []
   for (const { name, full, direct } of cases) {
     for (const concurrency of CONCURRENCY) {
-      const options = { requests: concurrency === 1 ? 1000 : 3000, concurrency, warmup: 500 }
-      const path = await measure(`${name}, full path`, full, options)
-      const statements = await measure(`${name}, its statements directly`, direct, options)
+      const options = { requests: concurrency === 1 ? 1000 : 3000, concurrency, warmup: 300 }
+      const path = await measureSteady(`${name}, full path`, full, options)
+      const statements = await measureSteady(`${name}, its statements directly`, direct, options)
       rows.push(path, statements)
       console.log(
         `${name} at concurrency ${concurrency}: full path ${(path.rps / statements.rps).toFixed(2)} of the ` +
-          `direct statements' throughput; p50 ${path.p50.toFixed(2)} ms vs ${statements.p50.toFixed(2)} ms`,
+          `direct statements' throughput; p50 ${path.p50.toFixed(2)} ms vs ${statements.p50.toFixed(2)} ms ` +
+          `(passes agreeing within ${(path.spread * 100).toFixed(0)}% and ${(statements.spread * 100).toFixed(0)}%)`,
       )
     }
   }

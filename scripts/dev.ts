@@ -13,6 +13,8 @@ declared in supabase/config.toml, with no Docker and no keys.
   --db-port <n>     Postgres port (default 54322)
   --data-dir <dir>  database directory (default .consilium/db)
   --reset           delete the database first (migrations and seed run again)
+  --db-url <url>    run on an existing PostgreSQL (15+, pgvector 0.8+) instead: a superuser's URL,
+                    e.g. postgresql://supabase_admin:postgres@127.0.0.1:5432/consilium (README)
   --no-watch        do not restart functions when their code changes
   -h, --help        this text`
 
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     'db-port': { type: 'string', default: '54322' },
     'data-dir': { type: 'string', default: join(PROJECT_ROOT, '.consilium', 'db') },
     reset: { type: 'boolean', default: false },
+    'db-url': { type: 'string' },
     'no-watch': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -41,6 +44,14 @@ function port(value: string, flag: string): number {
   return n
 }
 
+if (values['db-url'] && values.reset) {
+  console.error(
+    '--reset deletes the embedded database; on an existing PostgreSQL drop and create the database ' +
+      'yourself (dropdb, createdb), and the next start migrates and seeds it.',
+  )
+  process.exit(2)
+}
+
 const started = Date.now()
 console.log('Starting the local stack…')
 let stack: Awaited<ReturnType<typeof startStack>>
@@ -50,6 +61,7 @@ try {
     dbPort: port(values['db-port'], '--db-port'),
     dataDir: values['data-dir'],
     reset: values.reset,
+    dbUrl: values['db-url'],
     seed: true,
     watch: !values['no-watch'],
     // Due schedules run as pg_cron runs them on hosted Supabase: every minute unless set otherwise.
@@ -70,7 +82,7 @@ Started in ${((Date.now() - started) / 1000).toFixed(1)} s. Consilium's local st
    Functions URL: ${apiUrl}/functions/v1/<name>  (${stack.functions.join(', ')})
         Auth URL: ${apiUrl}/auth/v1
     Realtime URL: ${apiUrl.replace('http', 'ws')}/realtime/v1/websocket
-          DB URL: ${dbUrl}
+          DB URL: ${dbUrl}  (${stack.databaseVersion})
         JWKS URL: ${apiUrl}/auth/v1/.well-known/jwks.json
       JWT secret: ${keys.jwtSecret}
         anon key: ${keys.anonKey}
@@ -85,7 +97,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true
     console.log('\nStopping…')
     await stack.stop()
-    console.log('Stopped; the database was closed cleanly.')
+    console.log(stack.embeddedDatabase ? 'Stopped; the database was closed cleanly.' : 'Stopped.')
     process.exit(0)
   })
 }

@@ -4,7 +4,8 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { runAdvisors } from './advisors.ts'
-import { startDatabase } from './stack/database.ts'
+import { type Database, startDatabase } from './stack/database.ts'
+import { connectDatabase } from './stack/external.ts'
 import { PROJECT_ROOT } from './paths.ts'
 import { applyMigrations } from './stack/migrate.ts'
 
@@ -93,14 +94,14 @@ export async function runPgTap(dbUrl: string): Promise<PgTapResult> {
   return { passed, failed, files: results }
 }
 
-// `tsx scripts/pgtap.ts [--report file.json]`: a fresh in-memory database, the migrations, the
-// advisors, the seed, then the tests, all as postgres; each step runs even if the one before it
-// found problems. `--db-url` runs only the tests, on a database already migrated.
+// `tsx scripts/pgtap.ts [--report file.json] [--db-url <url>]`: a fresh in-memory database (or, with
+// `--db-url` or CONSILIUM_DB_URL, an existing PostgreSQL as a superuser, bootstrapped as the stack
+// does: ADR 0033),
+// the migrations, the advisors, the seed (only into a database nothing was migrated into before),
+// then the tests, all as postgres; each step runs even if the one before it found problems.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({ options: { report: { type: 'string' }, 'db-url': { type: 'string' } } })
   const problems: string[] = []
-  const database = values['db-url'] ? undefined : await startDatabase({ port: 0 })
-  const dbUrl = values['db-url'] ?? (database?.url as string)
   const step = async (name: string, run: () => Promise<unknown>) => {
     try {
       await run()
@@ -110,15 +111,21 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       problems.push(name)
     }
   }
+  let database: Database | undefined
   try {
-    if (database) {
-      await applyMigrations(dbUrl)
-      await step('advisors', () => runAdvisors(dbUrl))
+    const external = values['db-url'] || process.env.CONSILIUM_DB_URL
+    database = external ? await connectDatabase(external) : await startDatabase({ port: 0 })
+    const dbUrl = database.url
+    console.log(`pgTAP on ${database.version}`)
+    await applyMigrations(dbUrl)
+    await step('advisors', () => runAdvisors(dbUrl))
+    if (database.fresh) {
       await step('seed', async () => {
         const sql = postgres(dbUrl, { max: 1, onnotice: () => {} })
         await sql.unsafe(readFileSync(SEED_FILE, 'utf8')).finally(() => sql.end())
       })
     }
+    await requirePgTap(dbUrl)
     const result = await runPgTap(dbUrl)
     if (values.report) writeFileSync(values.report, JSON.stringify(result, null, 2))
     if (result.failed) problems.push('pgTAP')
@@ -129,4 +136,20 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     await database?.stop()
   }
   process.exit(problems.length ? 1 : 0)
+}
+
+/** pgTAP must be installed on the server (an existing one may lack it). */
+async function requirePgTap(dbUrl: string): Promise<void> {
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} })
+  try {
+    const [row] = await sql`select exists (select from pg_catalog.pg_extension where extname = 'pgtap') as ok`
+    if (!row.ok) {
+      throw new Error(
+        'pgTAP is not installed on this server (on Debian: apt-get install postgresql-15-pgtap, or the ' +
+          "package for the server's version); the stack creates the extension once it is there.",
+      )
+    }
+  } finally {
+    await sql.end()
+  }
 }

@@ -1,10 +1,16 @@
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { PROJECT_ROOT } from './paths.ts'
 
 // `npm test`: every check, in order of cost. Each runs even when an earlier one failed, so one run
 // shows everything that is wrong; the exit code is non-zero if any failed.
+// `npm test -- --db-url <postgres url>`: pgTAP and vitest on an existing PostgreSQL, as a superuser
+// (docs/adr/0033-existing-postgres.md); both read it as CONSILIUM_DB_URL.
+
+const { values } = parseArgs({ options: { 'db-url': { type: 'string' } } })
+if (values['db-url']) process.env.CONSILIUM_DB_URL = values['db-url']
 
 const bin = (name: string) => join(PROJECT_ROOT, 'node_modules', '.bin', name)
 const reportDir = join(PROJECT_ROOT, '.consilium', 'reports')

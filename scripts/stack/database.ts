@@ -10,27 +10,18 @@ import {
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { PGlite } from '@electric-sql/pglite'
-import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto'
-import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp'
-import { pgtap } from '@electric-sql/pglite-pgtap'
-import { vector } from '@electric-sql/pglite-pgvector'
-import { PgServer } from './pg-server.ts'
+import { Worker } from 'node:worker_threads'
 
-const SQL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'sql')
+const HERE = dirname(fileURLToPath(import.meta.url))
+const SQL_DIR = join(HERE, 'sql')
+const WORKER = join(HERE, 'database-worker.mjs')
 
 /** The bootstrap superuser PGlite's session is opened as; clients log in as hosted's roles. */
 export const SUPERUSER = 'supabase_admin'
 /** The password `supabase start` gives every login role; the stack sets it on roles that have none. */
-const PASSWORD = 'postgres'
-const DATABASE = 'postgres'
-
-/**
- * Extensions a non-superuser may create, as supautils.privileged_extensions lets postgres on
- * hosted Supabase. PostgreSQL's own way to say so is `trusted = true` in the control file, which
- * pgcrypto and uuid-ossp have already.
- */
-const TRUSTED_EXTENSIONS = ['vector', 'pgtap']
+export const PASSWORD = 'postgres'
+/** The embedded database's one database. */
+export const DATABASE = 'postgres'
 
 export interface DatabaseOptions {
   /** Where PGlite keeps its files; `undefined` keeps the database in memory. */
@@ -39,17 +30,45 @@ export interface DatabaseOptions {
   port: number
   /** Delete the data directory first. */
   reset?: boolean
+  /** Where a failure of the database's thread after it started is reported; stderr by default. */
+  log?: (line: string) => void
 }
 
+/** The stack's database: the embedded one (PGlite, scripts/stack/database-worker.ts) or an existing server (external.ts). */
 export interface Database {
-  /** postgresql://postgres:postgres@host:port/postgres: hosted Supabase's `postgres`, not a superuser. */
+  /** Hosted Supabase's `postgres`, not a superuser: what migrations, the seed, tests and functions log in as. */
   url: string
-  port: number
-  /** The same server logged in as another role (supabase_admin, supabase_auth_admin, …). */
+  /** The same database logged in as another role (supabase_auth_admin, …). */
   urlFor(role: string): string
-  server: PgServer
+  /** A superuser (the local Realtime server logs in as one, as hosted Realtime does). */
+  superuserUrl: string
+  embedded: boolean
+  /** e.g. "PostgreSQL 18.3 (PGlite)" or "PostgreSQL 15.20". */
+  version: string
+  /** Nothing was migrated here before: the seed runs once the migrations have. */
+  fresh: boolean
+  /**
+   * The embedded database only: calls `listener` whenever a client's turn on its one session
+   * ends, i.e. whenever a transaction may have committed (the local Realtime server reads its
+   * change outbox then); returns the unsubscriber.
+   */
+  onTurnEnd?(listener: () => void): () => void
   stop(): Promise<void>
 }
+
+/** What the main thread hands the database's worker thread. */
+export interface WorkerData {
+  dataDir: string | undefined
+  host: string
+  port: number
+  reset: boolean
+}
+export type WorkerRequest = { type: 'hints'; on: boolean } | { type: 'stop' }
+export type WorkerReply =
+  | { type: 'ready'; port: number; version: string }
+  | { type: 'failed'; message: string }
+  | { type: 'turn' }
+  | { type: 'stopped'; error?: string }
 
 export class DataDirLockedError extends Error {}
 
@@ -99,77 +118,75 @@ export function bootstrapSql(): string {
     .join('\n')
 }
 
-/** Lets non-superusers create the extensions hosted Supabase lets postgres create. */
-function trustExtensions(db: PGlite): void {
-  const { FS } = db.Module
-  for (const name of TRUSTED_EXTENSIONS) {
-    const file = `/pglite/share/postgresql/extension/${name}.control`
-    const control = FS.readFile(file, { encoding: 'utf8' })
-    if (!/^\s*trusted\s*=/m.test(control)) FS.writeFile(file, `${control}trusted = true\n`)
-  }
-}
-
-const OLD_LAYOUT =
-  'was made by an earlier version of the local stack, whose postgres role was a superuser. ' +
-  'Start with --reset to make it afresh (its data, and the seed, are loaded again from the migrations).'
-
-async function openPglite(dataDir: string | undefined): Promise<PGlite> {
-  let db: PGlite
-  try {
-    db = await PGlite.create({
-      dataDir,
-      // A new database is made with supabase_admin as its bootstrap superuser, as on hosted.
-      username: SUPERUSER,
-      initDbStartParams: [`--username=${SUPERUSER}`],
-      extensions: { vector, pgtap, pgcrypto, uuid_ossp },
-    })
-  } catch (error) {
-    if (dataDir && /role "supabase_admin" does not exist/.test((error as Error).message)) {
-      throw new Error(`The database directory ${dataDir} ${OLD_LAYOUT}`)
-    }
-    throw error
-  }
-  const [bootstrap] = (await db.query<{ rolname: string }>('select rolname from pg_roles where oid = 10'))
-    .rows
-  if (bootstrap?.rolname !== SUPERUSER) {
-    await db.close()
-    throw new Error(`The database directory ${dataDir} ${OLD_LAYOUT}`)
-  }
-  return db
-}
-
+/**
+ * Starts the embedded database: PGlite and its wire server (pg-server.ts) on a worker thread,
+ * bootstrapped as hosted Supabase is (scripts/stack/sql) and listening on `host:port`.
+ */
 export async function startDatabase(options: DatabaseOptions): Promise<Database> {
   const host = options.host ?? '127.0.0.1'
   const { dataDir } = options
+  const log = options.log ?? ((line: string) => console.error(`[database] ${line}`))
+  const fresh = !dataDir || Boolean(options.reset) || !existsSync(dataDir)
   const unlock = dataDir ? lockDataDir(dataDir) : () => {}
-  let db: PGlite | undefined
+  const data: WorkerData = { dataDir, host, port: options.port, reset: Boolean(options.reset) }
+  const worker = new Worker(WORKER, { workerData: data })
+  const listeners = new Set<() => void>()
+  let stopping = false
+  let exited = false
+  let onStopped: ((reply: Extract<WorkerReply, { type: 'stopped' }>) => void) | undefined
+  let started: { port: number; version: string }
   try {
-    if (dataDir && options.reset) rmSync(dataDir, { recursive: true, force: true })
-    if (dataDir && !existsSync(dataDir)) mkdirSync(dirname(dataDir), { recursive: true })
-    db = await openPglite(dataDir)
-    trustExtensions(db)
-    await db.exec(bootstrapSql())
-    // pgTAP for `npm run test:db`; the one extension the bootstrap creates that hosted does not have.
-    await db.exec('create extension if not exists pgtap with schema extensions')
-    const server = new PgServer({ db, host, port: options.port, superuser: SUPERUSER, database: DATABASE })
-    const port = await server.start()
-    const opened = db
-    const urlFor = (role: string) =>
-      `postgresql://${encodeURIComponent(role)}:${PASSWORD}@${host}:${port}/${DATABASE}`
-    return {
-      url: urlFor('postgres'),
-      port,
-      urlFor,
-      server,
-      async stop() {
-        await server.stop()
-        await opened.close()
-        unlock()
-      },
-    }
+    started = await new Promise((resolve, reject) => {
+      worker.on('message', (message: WorkerReply) => {
+        if (message.type === 'ready') resolve(message)
+        else if (message.type === 'failed') reject(new Error(message.message))
+        else if (message.type === 'turn') for (const listener of listeners) listener()
+        else if (message.type === 'stopped') onStopped?.(message)
+      })
+      worker.on('error', (error) => {
+        reject(error)
+        if (!stopping) log(`the embedded database stopped: ${error.stack ?? error.message}`)
+      })
+      worker.on('exit', (code) => {
+        exited = true
+        reject(new Error(`the embedded database's thread exited (code ${code}) before it started`))
+        onStopped?.({ type: 'stopped' })
+      })
+    })
   } catch (error) {
-    await db?.close().catch(() => {})
+    await worker.terminate().catch(() => {})
     unlock()
     throw error
+  }
+  const urlFor = (role: string) =>
+    `postgresql://${encodeURIComponent(role)}:${PASSWORD}@${host}:${started.port}/${DATABASE}`
+  return {
+    url: urlFor('postgres'),
+    urlFor,
+    superuserUrl: urlFor(SUPERUSER),
+    embedded: true,
+    version: `PostgreSQL ${started.version} (PGlite)`,
+    fresh,
+    onTurnEnd(listener) {
+      listeners.add(listener)
+      if (listeners.size === 1) worker.postMessage({ type: 'hints', on: true } satisfies WorkerRequest)
+      return () => {
+        if (listeners.delete(listener) && listeners.size === 0 && !stopping) {
+          worker.postMessage({ type: 'hints', on: false } satisfies WorkerRequest)
+        }
+      }
+    },
+    async stop() {
+      if (stopping) return
+      stopping = true
+      const reply = await new Promise<Extract<WorkerReply, { type: 'stopped' }>>((resolve) => {
+        if (exited) return resolve({ type: 'stopped' })
+        onStopped = resolve
+        worker.postMessage({ type: 'stop' } satisfies WorkerRequest)
+      })
+      await worker.terminate()
+      unlock()
+      if (reply.error) throw new Error(`closing the embedded database: ${reply.error}`)
+    },
   }
 }

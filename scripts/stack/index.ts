@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { type Database, SUPERUSER, startDatabase } from './database.ts'
+import { type Database, startDatabase } from './database.ts'
 import { readEnvFiles } from './env-files.ts'
+import { connectDatabase } from './external.ts'
 import { declaredFunctions, FunctionWorker } from './functions/runner.ts'
 import { createGateway, type GatewayOptions, listen } from './gateway.ts'
 import { loadKeys, type StackKeys } from './keys.ts'
@@ -18,6 +19,11 @@ export interface StackOptions {
   /** The API gateway's port (54321 for `npm run dev`; 0 picks a free one). */
   port: number
   dbPort: number
+  /**
+   * An existing PostgreSQL (15 or newer, with pgvector 0.8), as a superuser, to run on instead of
+   * the embedded database (docs/adr/0033-existing-postgres.md); `dbPort` and `reset` are then unused.
+   */
+  dbUrl?: string
   /** Where the database and signing key live; `undefined` keeps everything in memory. */
   dataDir?: string
   reset?: boolean
@@ -42,6 +48,10 @@ export interface StackOptions {
 export interface Stack {
   apiUrl: string
   dbUrl: string
+  /** The embedded database (PGlite), or an existing PostgreSQL (`dbUrl` in the options). */
+  embeddedDatabase: boolean
+  /** e.g. "PostgreSQL 18.3 (PGlite)". */
+  databaseVersion: string
   keys: StackKeys
   functions: string[]
   stop(): Promise<void>
@@ -71,17 +81,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
   }
   try {
-    const fresh = !options.dataDir || options.reset || !existsSync(options.dataDir)
-    const database: Database = await startDatabase({
-      dataDir: options.dataDir,
-      host,
-      port: options.dbPort,
-      reset: options.reset,
-    })
+    const database: Database = options.dbUrl
+      ? await connectDatabase(options.dbUrl)
+      : await startDatabase({
+          dataDir: options.dataDir,
+          host,
+          port: options.dbPort,
+          reset: options.reset,
+          log: (line) => log('database', line),
+        })
     cleanups.push(() => database.stop())
     // Migrations and seed run as postgres, as `supabase db push` and `supabase db reset` do on hosted.
     await applyMigrations(database.url)
-    if (options.seed && fresh && existsSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'))) {
+    if (options.seed && database.fresh && existsSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'))) {
       const seeder = postgres(database.url, { max: 1, onnotice: () => {} })
       await seeder
         .unsafe(readFileSync(join(PROJECT_ROOT, 'supabase', 'seed.sql'), 'utf8'))
@@ -111,16 +123,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const apiUrl = `http://${host}:${apiPort}`
 
     const realtime = await createRealtimeServer({
-      dbUrl: database.urlFor(SUPERUSER),
+      dbUrl: database.superuserUrl,
       keys,
       log: (line) => log('realtime', line),
+      // A PostgreSQL server tells the Realtime server of commits (NOTIFY from the capture triggers).
+      listen: !database.embedded,
     })
     gatewayOptions.realtime = realtime
     cleanups.push(() => realtime.close())
-    // Commits reach subscribers as soon as they happen instead of at the next poll of the outbox.
-    const stopHints = database.server.onTurnEnd(() => realtime.changesMayHaveCommitted())
+    // The embedded database's clients share one session, so LISTEN would not reach the Realtime
+    // server: it says instead when a client's turn ends, i.e. when a transaction may have committed.
+    const stopHints = database.onTurnEnd?.(() => realtime.changesMayHaveCommitted())
     cleanups.push(async () => {
-      stopHints()
+      stopHints?.()
     })
 
     const auth = projectConfig().auth ?? {}
@@ -167,7 +182,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       cleanups.push(() => timer.stop())
     }
 
-    return { apiUrl, dbUrl: database.url, keys, functions: [...gatewayOptions.functions.keys()], stop }
+    return {
+      apiUrl,
+      dbUrl: database.url,
+      embeddedDatabase: database.embedded,
+      databaseVersion: database.version,
+      keys,
+      functions: [...gatewayOptions.functions.keys()],
+      stop,
+    }
   } catch (error) {
     await stop()
     throw error

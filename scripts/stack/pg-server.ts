@@ -569,20 +569,40 @@ class Connection {
     )
   }
 
+  /**
+   * Forwards the client's messages a segment at a time: the messages up to and including the next
+   * point where the client waits for an answer (Sync, Query, Flush), in one call into PGlite,
+   * whose loop reads them one after another as a server reads its socket. A pipelined statement
+   * (Bind, Execute, Sync) is then one call instead of three, and one turn check.
+   */
   private async runMessages(messages: Message[]): Promise<void> {
     const db = this.server.db
-    for (const message of messages) {
-      const { type } = message
-      let { bytes } = message
-      if (type === 'X') {
+    let next = 0
+    while (next < messages.length) {
+      if (messages[next].type === 'X') {
         this.socket.end()
         return
       }
-      const sql = queryText(type, bytes)
-      // Only a superuser may change the session user; here every client shares a session whose
-      // authenticated user is one.
-      if (sql !== undefined && !this.superuser && setsSessionAuthorization(sql)) {
-        bytes = refusingQuery(type, bytes, '42501', 'permission denied to set session authorization')
+      const parts: Buffer[] = []
+      const customNames: string[] = []
+      let changesSession = false
+      let last = ''
+      while (next < messages.length && messages[next].type !== 'X') {
+        const { type } = messages[next++]
+        let { bytes } = messages[next - 1]
+        const sql = queryText(type, bytes)
+        // Only a superuser may change the session user; here every client shares a session whose
+        // authenticated user is one.
+        if (sql !== undefined && !this.superuser && setsSessionAuthorization(sql)) {
+          bytes = refusingQuery(type, bytes, '42501', 'permission denied to set session authorization')
+        }
+        if (sql !== undefined && maySetSessionState(sql)) {
+          changesSession = true
+          customNames.push(...customSettingNames(sql))
+        }
+        parts.push(bytes)
+        last = type
+        if (type === 'S' || type === 'Q' || type === 'H') break
       }
       await this.server.acquire(this)
       if (this.done) {
@@ -591,11 +611,11 @@ class Connection {
       }
       try {
         await this.server.loadFor(this)
-        if (sql !== undefined && maySetSessionState(sql)) {
+        if (changesSession) {
           this.server.sessionMayHaveChanged(this)
-          this.server.noteCustomSettings(customSettingNames(sql))
+          this.server.noteCustomSettings(customNames)
         }
-        await this.forward(bytes)
+        await this.forward(parts.length === 1 ? parts[0] : Buffer.concat(parts))
       } catch {
         // The socket's close event runs closed(), which rolls back and hands the database on.
         this.done = true
@@ -607,8 +627,8 @@ class Connection {
         this.fail('42501', 'permission denied to set session authorization')
         return
       }
-      const waits = type === 'S' || type === 'Q'
-      if (waits || type === 'H') this.flush()
+      const waits = last === 'S' || last === 'Q'
+      if (waits || last === 'H') this.flush()
       // The turn ends where the client waits for an answer and no transaction stays open.
       if (waits && !db.isInTransaction()) this.server.release(this)
     }

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
+import type { PollOptions } from '../../scripts/stack/realtime/changes.ts'
 import { createRealtimeServer, type Limits } from '../../scripts/stack/realtime/server.ts'
 import { stack } from './stack.ts'
 
@@ -16,15 +17,20 @@ export interface ServedRealtime {
 
 /**
  * A Realtime server of its own, on the stack's database, behind a plain Node HTTP server on a free
- * port, mounted as the gateway mounts it: tests can give it their own limits and read its log.
+ * port, mounted as the gateway mounts it: tests can give it their own limits and polling, and read
+ * its log.
  */
-export async function serveRealtime(limits: Partial<Limits> = {}): Promise<ServedRealtime> {
+export async function serveRealtime(
+  limits: Partial<Limits> = {},
+  feed: { poll?: Partial<PollOptions>; listen?: boolean } = {},
+): Promise<ServedRealtime> {
   const logs: string[] = []
   const waiters: Array<() => void> = []
   const realtime = await createRealtimeServer({
     dbUrl: stack.dbUrl,
     keys: { jwtSecret: stack.jwtSecret, jwks: JSON.parse(stack.jwks) },
     limits,
+    ...feed,
     log: (line) => {
       logs.push(line)
       for (const wake of waiters.splice(0)) wake()

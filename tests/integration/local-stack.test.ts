@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -33,7 +34,8 @@ afterAll(() => {
 })
 
 describe('the embedded database server', () => {
-  it('never lets another connection into an open transaction', async () => {
+  // On a PostgreSQL server of your own (--db-url) transactions overlap, as on hosted.
+  it.runIf(stack.embeddedDatabase)('never lets another connection into an open transaction', async () => {
     const a = connect()
     const b = connect()
     const table = `interleave_${crypto.randomUUID().replaceAll('-', '')}`
@@ -119,7 +121,7 @@ describe('turn hints', STARTS_A_DATABASE, () => {
     const sql = postgres(database.url, { max: 1, onnotice: () => {} })
     try {
       let turns = 0
-      const stop = database.server.onTurnEnd(() => turns++)
+      const stop = database.onTurnEnd?.(() => turns++) ?? (() => {})
       await sql.begin(async (tx) => {
         await tx`select 1`
         // Inside the transaction the client still holds its turn.
@@ -134,6 +136,65 @@ describe('turn hints', STARTS_A_DATABASE, () => {
       expect(turns).toBe(after)
     } finally {
       await sql.end()
+      await database.stop()
+    }
+  })
+})
+
+describe('the embedded database’s thread', STARTS_A_DATABASE, () => {
+  it('answers clients while the main thread is busy (the gateway, Auth and Realtime run there)', async () => {
+    const database = await startDatabase({ port: 0 })
+    // A client in another process: connected, it waits for "go", then queries for 1.5 s, one
+    // query at a time, and prints how many were answered.
+    const client = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import postgres from 'postgres'
+         const sql = postgres(process.argv[1], { max: 1, onnotice: () => {} })
+         await sql\`select 1\`
+         console.log('ready')
+         process.stdin.once('data', async () => {
+           let answered = 0
+           const until = Date.now() + 1500
+           while (Date.now() < until) {
+             await sql\`select 1\`
+             answered++
+           }
+           console.log('answered', answered)
+           await sql.end()
+         })`,
+        database.url,
+      ],
+      { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
+    )
+    try {
+      let output = ''
+      const printed = (pattern: RegExp) =>
+        new Promise<RegExpMatchArray>((resolve, reject) => {
+          const look = () => {
+            const match = output.match(pattern)
+            if (match) resolve(match)
+          }
+          client.stdout.on('data', (chunk: Buffer) => {
+            output += chunk.toString()
+            look()
+          })
+          client.on('exit', () => reject(new Error(`the client exited having printed: ${output}`)))
+          look()
+        })
+      await printed(/ready/)
+      client.stdin.write('go\n')
+      // The main thread does nothing else for 2 s: a database on it could answer none of them.
+      const until = Date.now() + 2000
+      while (Date.now() < until) {
+        // busy
+      }
+      const [, answered] = await printed(/answered (\d+)/)
+      expect(Number(answered)).toBeGreaterThan(10)
+    } finally {
+      client.kill()
       await database.stop()
     }
   })

@@ -4,6 +4,9 @@ import { startStack } from '../../scripts/stack/index.ts'
 export interface StackInfo {
   apiUrl: string
   dbUrl: string
+  /** The embedded database (the default), or an existing PostgreSQL given by CONSILIUM_DB_URL. */
+  embeddedDatabase: boolean
+  databaseVersion: string
   anonKey: string
   serviceRoleKey: string
   jwtSecret: string
@@ -33,15 +36,22 @@ export default async function setup(project: TestProject) {
     if (PROVIDER_VARIABLE.test(name)) delete process.env[name]
   }
   const logs: string[] = []
+  // `npm test -- --db-url <url>` (or CONSILIUM_DB_URL=<url>): the suite on an existing PostgreSQL,
+  // as a superuser (docs/adr/0033-existing-postgres.md); else the embedded database, in memory.
+  const dbUrl = process.env.CONSILIUM_DB_URL || undefined
   const stack = await startStack({
     port: 0,
     dbPort: 0,
+    dbUrl,
     envFiles: false,
     log: (name, line) => logs.push(`[${name}] ${line}`),
   })
+  if (dbUrl) console.log(`The suite runs on ${stack.databaseVersion} at ${new URL(dbUrl).host}.`)
   project.provide('stack', {
     apiUrl: stack.apiUrl,
     dbUrl: stack.dbUrl,
+    embeddedDatabase: stack.embeddedDatabase,
+    databaseVersion: stack.databaseVersion,
     anonKey: stack.keys.anonKey,
     serviceRoleKey: stack.keys.serviceRoleKey,
     jwtSecret: stack.keys.jwtSecret,

@@ -32,12 +32,22 @@ const encoder = new TextEncoder()
  * may see them.
  */
 export class ChangeFeed {
-  private cursor = 0
+  /**
+   * Where reading stands: every row of a transaction older than `low` (a horizon, see
+   * store.readChanges) has been read; of the younger ones, those in `delivered` (id → txid). On a
+   * server where transactions overlap, a row with a lower id may commit after one with a higher
+   * id, so reading by id alone would skip it; a row is read once it is visible, and remembered
+   * until the horizon passes its transaction.
+   */
+  private low = '0'
+  private readonly delivered = new Map<number, bigint>()
   private interval: number
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   private stopped = false
   private waiting = false
+  /** A commit was heard while a poll ran: poll again as soon as it is done. */
+  private wokenWhileRunning = false
   private lastPrune = Date.now()
   private lastPollAt = 0
 
@@ -50,7 +60,8 @@ export class ChangeFeed {
 
   async start(): Promise<void> {
     await this.hub.store.syncCapture()
-    this.cursor = await this.hub.store.lastChangeId()
+    // What committed before the server started is not delivered, as on hosted Realtime.
+    this.low = await this.hub.store.horizon()
     this.schedule(0)
   }
 
@@ -62,12 +73,22 @@ export class ChangeFeed {
 
   /**
    * Polls soon if the feed is waiting and someone listens: a channel has just joined, or a
-   * transaction may have committed. Polls at most every WAKE_GAP_MS however often it is woken.
+   * transaction may have committed (the embedded database's hint that a client's turn ended,
+   * which its own polls end too). Polls at most every WAKE_GAP_MS however often it is woken.
    */
   wake(): void {
     if (this.waiting && this.hub.channelCount > 0) {
       this.schedule(Math.max(0, this.lastPollAt + WAKE_GAP_MS - Date.now()))
     }
+  }
+
+  /**
+   * A transaction that captured changes has committed (its notification on `realtime_local`):
+   * as wake(), and if a poll is running, whose snapshot may predate the commit, another follows.
+   */
+  committed(): void {
+    if (this.waiting) this.wake()
+    else if (this.hub.channelCount > 0) this.wokenWhileRunning = true
   }
 
   private schedule(delay: number): void {
@@ -76,9 +97,17 @@ export class ChangeFeed {
     this.waiting = true
     this.timer = setTimeout(() => {
       this.waiting = false
+      this.wokenWhileRunning = false
       this.running = this.tick()
-        .catch((error: unknown) => this.hub.log(`change feed: ${(error as Error).message}`))
-        .then((next) => this.schedule(next ?? this.options.maxIntervalMs))
+        .catch((error: unknown) => {
+          this.hub.log(`change feed: ${(error as Error).message}`)
+          return undefined
+        })
+        .then((next) => {
+          const woken = this.wokenWhileRunning
+          this.wokenWhileRunning = false
+          this.schedule(woken ? WAKE_GAP_MS : (next ?? this.options.maxIntervalMs))
+        })
     }, delay)
   }
 
@@ -91,21 +120,30 @@ export class ChangeFeed {
       await store.pruneChanges(RETENTION_SECONDS)
     }
     if (this.hub.channelCount === 0) {
-      const latest = await store.lastChangeId()
+      const horizon = await store.horizon()
       // A channel that joined while that query ran may already be waiting for one of those rows.
       if (this.hub.channelCount === 0) {
-        this.cursor = latest
+        this.low = horizon
+        this.delivered.clear()
         return this.options.idleIntervalMs
       }
     }
-    const changes = await store.changesAfter(this.cursor, this.options.batchSize)
+    const { horizon, changes } = await store.readChanges(
+      this.low,
+      [...this.delivered.keys()],
+      this.options.batchSize,
+    )
     for (const change of changes) {
       if (this.stopped) return 0
-      this.cursor = change.id
+      this.delivered.set(change.id, BigInt(change.txid))
       if (change.type === 'BROADCAST') this.deliverBroadcast(change)
       else await this.deliverChange(change)
     }
     if (changes.length === this.options.batchSize) return 0
+    // Read to the end: every row of a transaction below this snapshot's horizon has been read.
+    this.low = horizon
+    const below = BigInt(horizon)
+    for (const [id, txid] of this.delivered) if (txid < below) this.delivered.delete(id)
     this.interval = changes.length
       ? this.options.minIntervalMs
       : Math.min(this.options.maxIntervalMs, Math.ceil(this.interval * 1.5))

@@ -18,6 +18,12 @@ export interface RealtimeServerOptions {
   keys: Pick<StackKeys, 'jwtSecret' | 'jwks'>
   limits?: Partial<Limits>
   poll?: Partial<PollOptions>
+  /**
+   * LISTEN for the capture triggers' notifications, which say that changes have committed. On a
+   * PostgreSQL server that is how changes reach subscribers at once; on the embedded database,
+   * whose clients share one session, the stack calls changesMayHaveCommitted() instead.
+   */
+  listen?: boolean
   /** Where unexpected problems are reported; stderr by default. */
   log?: Log
 }
@@ -52,7 +58,9 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
   hub.onJoin = () => feed.wake()
   try {
     await feed.start()
+    if (options.listen) await store.listen(() => feed.committed())
   } catch (error) {
+    await feed.stop()
     await store.close()
     throw error
   }

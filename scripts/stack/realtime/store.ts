@@ -5,6 +5,8 @@ import type { Claims } from './tokens.ts'
 /** A row the capture triggers appended (scripts/stack/sql/30-realtime-capture.sql). */
 export interface CapturedChange {
   id: number
+  /** The writing transaction's id (xid8), as text. */
+  txid: string
   schema: string
   table: string
   type: 'INSERT' | 'UPDATE' | 'DELETE' | 'BROADCAST'
@@ -101,17 +103,31 @@ export class RealtimeStore {
     await this.sql`select realtime_local.sync_capture()`
   }
 
-  async lastChangeId(): Promise<number> {
-    const [row] = await this.sql<
-      [{ id: bigint }]
-    >`select coalesce(max(id), 0) as id from realtime_local.changes`
-    return Number(row.id)
+  /**
+   * The oldest transaction still running (pg_snapshot_xmin), as text: every captured row of an
+   * older transaction is committed (or rolled back), so reading below it misses nothing.
+   */
+  async horizon(): Promise<string> {
+    const [row] = await this.sql<[{ horizon: string }]>`
+      select pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text as horizon`
+    return row.horizon
   }
 
-  async changesAfter(id: number, limit: number): Promise<CapturedChange[]> {
+  /**
+   * The captured rows of transactions from `low` on (by txid) except the `delivered` ones, in id
+   * order, with the horizon of the same snapshot: every row is committed (only committed rows are
+   * visible), and every row of a transaction below the horizon is among them or was read before.
+   */
+  async readChanges(
+    low: string,
+    delivered: number[],
+    limit: number,
+  ): Promise<{ horizon: string; changes: CapturedChange[] }> {
     const rows = await this.sql<
       Array<{
-        id: bigint
+        horizon: string
+        id: bigint | null
+        txid: string
         schema_name: string
         table_name: string
         type: CapturedChange['type']
@@ -119,17 +135,38 @@ export class RealtimeStore {
         commit_timestamp: Date
       }>
     >`
-      select id, schema_name, table_name, type, commit_timestamp,
-        case when type = 'BROADCAST' then record end as message
-      from realtime_local.changes where id > ${id} order by id limit ${limit}`
-    return rows.map((row) => ({
-      id: Number(row.id),
-      schema: row.schema_name,
-      table: row.table_name,
-      type: row.type,
-      message: row.message,
-      commitTimestamp: row.commit_timestamp,
-    }))
+      select h.horizon::text as horizon, c.*
+      from (select pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) as horizon) h
+      left join lateral (
+        select id, txid::text as txid, schema_name, table_name, type, commit_timestamp,
+          case when type = 'BROADCAST' then record end as message
+        from realtime_local.changes
+        where txid >= ${low}::xid8 and id <> all(${delivered}::bigint[])
+        order by id limit ${limit}
+      ) c on true
+      order by c.id`
+    return {
+      horizon: rows[0].horizon,
+      changes: rows
+        .filter((row) => row.id !== null)
+        .map((row) => ({
+          id: Number(row.id),
+          txid: row.txid,
+          schema: row.schema_name,
+          table: row.table_name,
+          type: row.type,
+          message: row.message,
+          commitTimestamp: row.commit_timestamp,
+        })),
+    }
+  }
+
+  /**
+   * Calls `onCommit` whenever a transaction that captured something commits (the capture triggers
+   * notify `realtime_local`), over a connection of its own; resolves once it listens.
+   */
+  async listen(onCommit: () => void): Promise<void> {
+    await this.sql.listen('realtime_local', () => onCommit())
   }
 
   async fanout(changeId: number, subscribers: Subscriber[]): Promise<Visible[]> {

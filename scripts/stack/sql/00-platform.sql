@@ -55,7 +55,12 @@ alter role authenticated set statement_timeout = '8s';
 alter role authenticator set statement_timeout = '8s';
 alter role authenticator set lock_timeout = '8s';
 
-grant all on database postgres to postgres, dashboard_user;
+-- The database the stack was pointed at: `postgres` locally and on hosted, any name on an existing server.
+do $$
+begin
+  execute format('grant all on database %I to postgres, dashboard_user', current_database());
+end
+$$;
 
 create schema if not exists extensions;
 grant usage, create on schema extensions to postgres;
@@ -82,4 +87,8 @@ alter default privileges in schema public grant all on functions to postgres, an
 alter default privileges in schema public grant all on sequences to postgres, anon, authenticated, service_role;
 
 -- Splinter (the advisors) reads the schemas PostgREST exposes from this setting.
-alter database postgres set pgrst.db_schemas = 'public';
+do $$
+begin
+  execute format('alter database %I set pgrst.db_schemas = %L', current_database(), 'public');
+end
+$$;

@@ -1,9 +1,10 @@
 -- Local only (never in supabase/migrations): what the local Realtime server reads instead of
 -- hosted Realtime's logical replication, which PGlite cannot do (wal_level is replica and every
--- connection shares one session). Row triggers on the tables in the supabase_realtime publication,
--- and on realtime.messages for broadcasts, append to an outbox the server polls; RLS is checked per
--- subscriber when it delivers, as hosted Realtime's realtime.apply_rls does.
--- Idempotent: the local stack runs it on every start.
+-- connection shares one session), and which an existing server need not allow. Row triggers on the
+-- tables in the supabase_realtime publication, and on realtime.messages for broadcasts, append to
+-- an outbox the server reads, and notify `realtime_local` (once a transaction, at its commit) so it
+-- reads at once; RLS is checked per subscriber when it delivers, as hosted Realtime's
+-- realtime.apply_rls does. Idempotent: the local stack runs it on every start.
 
 create schema if not exists realtime_local;
 revoke all on schema realtime_local from public;
@@ -20,6 +21,13 @@ create table if not exists realtime_local.changes (
   commit_timestamp timestamptz not null default now()
 );
 create index if not exists changes_commit_timestamp_idx on realtime_local.changes (commit_timestamp);
+-- The writing transaction: on a server where transactions overlap, ids are handed out in insert
+-- order but become visible in commit order, so the server cannot read by id alone. It reads what
+-- is visible from the oldest transaction still running at its last read (pg_snapshot_xmin) on,
+-- and remembers what it delivered until that horizon passes it (scripts/stack/realtime/changes.ts).
+alter table realtime_local.changes
+  add column if not exists txid xid8 not null default pg_catalog.pg_current_xact_id();
+create index if not exists changes_txid_idx on realtime_local.changes (txid, id);
 
 -- security definer: the writer may be `authenticated`, which has no rights on the outbox.
 create or replace function realtime_local.capture_change() returns trigger
@@ -31,6 +39,8 @@ begin
     case when tg_op <> 'DELETE' then to_jsonb(new) end,
     case when tg_op <> 'INSERT' then to_jsonb(old) end
   );
+  -- One payload for every row: PostgreSQL folds a transaction's equal notifications into one.
+  perform pg_catalog.pg_notify('realtime_local', '');
   return null;
 end
 $$;
@@ -40,6 +50,7 @@ language plpgsql security definer set search_path = '' as $$
 begin
   insert into realtime_local.changes (relid, schema_name, table_name, type, record)
   values (tg_relid, tg_table_schema, tg_table_name, 'BROADCAST', to_jsonb(new));
+  perform pg_catalog.pg_notify('realtime_local', '');
   return null;
 end
 $$;
