@@ -1,8 +1,7 @@
-import { join } from 'node:path'
 import type { SupabaseClient } from '@supabase/supabase-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROJECT_ROOT } from '../../scripts/paths.ts'
-import { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
+import type { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
+import { aiFunctionWorker } from '../helpers/ai-worker.ts'
 import { type FakeAnthropic, startFakeAnthropic } from '../helpers/fake-anthropic.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { createConversation, Inbox, realtimeClient, subscribed } from '../helpers/realtime-client.ts'
@@ -38,22 +37,7 @@ const clients: SupabaseClient[] = []
 const sql = adminSql()
 
 function aiWorker(provider: Record<string, string>): FunctionWorker {
-  const worker = new FunctionWorker(
-    { name: 'ai', entrypoint: join(PROJECT_ROOT, 'functions', 'ai', 'index.ts'), verifyJwt: false },
-    {
-      env: {
-        OPENAI_API_KEY: '',
-        OPENAI_BASE_URL: '',
-        ANTHROPIC_API_KEY: '',
-        ANTHROPIC_BASE_URL: '',
-        XAI_API_KEY: '',
-        OPENROUTER_API_KEY: '',
-        AI_FALLBACK_MODELS: '',
-        ...provider,
-      },
-      log: () => {},
-    },
-  )
+  const worker = aiFunctionWorker(provider)
   workers.push(worker)
   return worker
 }

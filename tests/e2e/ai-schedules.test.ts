@@ -1,8 +1,7 @@
-import { join } from 'node:path'
 import type { SupabaseClient } from '@supabase/supabase-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROJECT_ROOT } from '../../scripts/paths.ts'
-import { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
+import type { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
+import { aiFunctionWorker } from '../helpers/ai-worker.ts'
 import { startSchedulesTimer } from '../../scripts/stack/schedules-timer.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { createConversation, Inbox, realtimeClient, subscribed } from '../helpers/realtime-client.ts'
@@ -41,22 +40,11 @@ const sql = adminSql()
 
 /** The ai function under Deno, as the stack runs it, with this test's fake as its provider. */
 async function aiWorker(): Promise<string> {
-  const worker = new FunctionWorker(
-    { name: 'ai', entrypoint: join(PROJECT_ROOT, 'functions', 'ai', 'index.ts'), verifyJwt: false },
-    {
-      env: {
-        OPENAI_API_KEY: openai.apiKey as string,
-        OPENAI_BASE_URL: openai.url,
-        AI_DEFAULT_MODEL: 'openai:gpt-e2e',
-        ANTHROPIC_API_KEY: '',
-        ANTHROPIC_BASE_URL: '',
-        XAI_API_KEY: '',
-        OPENROUTER_API_KEY: '',
-        AI_FALLBACK_MODELS: '',
-      },
-      log: () => {},
-    },
-  )
+  const worker = aiFunctionWorker({
+    OPENAI_API_KEY: openai.apiKey as string,
+    OPENAI_BASE_URL: openai.url,
+    AI_DEFAULT_MODEL: 'openai:gpt-e2e',
+  })
   workers.push(worker)
   return `http://127.0.0.1:${await worker.whenReady()}`
 }

@@ -1,9 +1,8 @@
-import { join } from 'node:path'
 import { createClient, FunctionsHttpError, type SupabaseClient } from '@supabase/supabase-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { PROJECT_ROOT } from '../../scripts/paths.ts'
-import { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
+import type { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
+import { aiFunctionWorker } from '../helpers/ai-worker.ts'
 import { checkItem, paragraph } from '../helpers/domain.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import type { FakeReply } from '../helpers/fake-provider.ts'
@@ -44,23 +43,12 @@ const sql = adminSql()
 
 beforeAll(async () => {
   openai = await startFakeOpenAI()
-  worker = new FunctionWorker(
-    { name: 'ai', entrypoint: join(PROJECT_ROOT, 'functions', 'ai', 'index.ts'), verifyJwt: false },
-    {
-      env: {
-        OPENAI_API_KEY: openai.apiKey as string,
-        OPENAI_BASE_URL: openai.url,
-        ANTHROPIC_API_KEY: '',
-        ANTHROPIC_BASE_URL: '',
-        XAI_API_KEY: '',
-        OPENROUTER_API_KEY: '',
-        AI_FALLBACK_MODELS: '',
-        AI_DEFAULT_MODEL: 'openai:gpt-e2e',
-        AI_RUNS_PER_MINUTE: '0',
-      },
-      log: () => {},
-    },
-  )
+  worker = aiFunctionWorker({
+    OPENAI_API_KEY: openai.apiKey as string,
+    OPENAI_BASE_URL: openai.url,
+    AI_DEFAULT_MODEL: 'openai:gpt-e2e',
+    AI_RUNS_PER_MINUTE: '0',
+  })
   aiUrl = `http://127.0.0.1:${await worker.whenReady()}`
 })
 afterAll(async () => {
