@@ -1,6 +1,7 @@
 import type { Block } from '../blocknote/schema.ts'
-import type { ServiceContext } from '../core/context.ts'
+import { type JwtClaims, type ServiceContext, userContext } from '../core/context.ts'
 import { defineVerb } from '../core/verb.ts'
+import { getSql } from '../db/client.ts'
 import { withUser, withUserStatement } from '../db/with-user.ts'
 import { inBackground } from './background.ts'
 import { type ChunkOptions, chunkText, type PageSpan } from './chunking.ts'
@@ -277,10 +278,92 @@ export const drainKnowledge = defineVerb('knowledge.drain', DrainSchema, ({ ctx,
 
 /** Drains the user's queue after the response (a few rounds, while there is work). */
 export function drainInBackground(ctx: ServiceContext, rounds = 20): void {
+  inBackground('knowledge.drain', () => drainRounds(ctx, rounds))
+}
+
+async function drainRounds(ctx: ServiceContext, rounds: number): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const { indexed, failed } = await runJobs(ctx, { limit: 10 })
+    if (indexed + failed === 0) return
+  }
+}
+
+/** Users whose queue this instance is draining now, and whether another drain was asked for meanwhile. */
+const draining = new Map<string, { again: boolean }>()
+
+/**
+ * Drains the user's queue in the background, once at a time per user in this instance: asked again
+ * while it runs (a note saved twice in a row), it runs one more time when done, instead of a second
+ * drain competing for the same jobs.
+ */
+export function drainSoon(ctx: ServiceContext): void {
+  const running = draining.get(ctx.userId)
+  if (running) {
+    running.again = true
+    return
+  }
+  const state = { again: false }
+  draining.set(ctx.userId, state)
   inBackground('knowledge.drain', async () => {
-    for (let round = 0; round < rounds; round++) {
-      const { indexed, failed } = await runJobs(ctx, { limit: 10 })
-      if (indexed + failed === 0) return
+    try {
+      do {
+        state.again = false
+        await drainRounds(ctx, 20)
+      } while (state.again)
+    } finally {
+      draining.delete(ctx.userId)
     }
   })
+}
+
+/** The user's jobs that wait (due now or later, or being worked on): what a drain has before it. */
+export async function queuedJobs(ctx: ServiceContext): Promise<number> {
+  const [row] = await withUserStatement(
+    ctx,
+    (tx) => tx<Array<{ count: number }>>`
+      select count(*)::integer as count from public.knowledge_jobs
+      where user_id = ${ctx.userId} and attempts < ${MAX_ATTEMPTS}`,
+  )
+  return row.count
+}
+
+/**
+ * The claims a periodic drain works under for a user it found work for: that user (RLS shows it
+ * their rows only), and no session (there is no request, so none to check). Made here, after the
+ * caller proved it holds the service-role key; never from anything a client sends.
+ */
+const drainClaims = (userId: string): JwtClaims => ({
+  sub: userId,
+  role: 'authenticated',
+  aud: 'authenticated',
+})
+
+/**
+ * Users with knowledge work: due jobs (retries, notes saved while no drain ran, leases run out) or
+ * passages of another model than the configured one. Read by the function's own database role,
+ * which sees every user's queue; private.knowledge_work_users is not granted to users.
+ */
+export async function usersWithWork(maxUsers: number): Promise<string[]> {
+  const rows = await getSql()<Array<{ user_id: string }>>`
+    select user_id from private.knowledge_work_users(${configuredEmbeddingModel()}, ${MAX_ATTEMPTS}, ${maxUsers})`
+  return rows.map((row) => row.user_id)
+}
+
+/**
+ * The periodic drain (pg_cron on hosted Supabase, a timer in the local stack; docs/adr/0032): each
+ * user with work gets one round of jobs, run as that user under their RLS, one user after another.
+ */
+export async function drainUsers(userIds: readonly string[], jobsPerUser = 10): Promise<DrainResult> {
+  const total: DrainResult = { indexed: 0, failed: 0 }
+  for (const userId of userIds) {
+    try {
+      const { indexed, failed } = await runJobs(userContext(drainClaims(userId)), { limit: jobsPerUser })
+      total.indexed += indexed
+      total.failed += failed
+    } catch (error) {
+      // One user's trouble (a deleted account, a rate limit) does not stop the others'.
+      console.error(`knowledge drain for ${userId} failed:`, error)
+    }
+  }
+  return total
 }

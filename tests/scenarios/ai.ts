@@ -45,18 +45,37 @@ async function runOf(owner: TestUser, sql: postgres.Sql) {
   return { id }
 }
 
+async function documentOf(owner: TestUser, sql: postgres.Sql) {
+  const [{ id }] = await sql`
+    insert into public.documents (user_id, title, checksum, status, content)
+    values (${owner.id}, 'victim’s document', ${crypto.randomUUID().replaceAll('-', '').repeat(2)}, 'ready',
+            'victim’s secret text')
+    returning id`
+  return { id }
+}
+
 /** What the shared security suite needs for the ai function. */
 export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
   name: 'ai',
+  // Called by the platform with the service-role key, which the suite offers as a bad token:
+  // tests/integration/knowledge-drain.test.ts checks that users' tokens and forgeries get 401.
+  publicRoutes: ['POST /ai/knowledge/drain-due'],
   fixtures: {
     '/ai/agents/{id}': agentOf,
     '/ai/runs/{id}': runOf,
     '/ai/runs/{id}/cancel': runOf,
+    '/ai/documents/{id}': documentOf,
+    '/ai/documents/{id}/reindex': documentOf,
   },
   bodies: {
     'POST /ai/agents': { name: 'pwned', role: 'pwned', goal: 'pwned' },
     'PUT /ai/agents/{id}': { name: 'pwned', enabled: false },
     'POST /ai/runs': { conversation_id: crypto.randomUUID(), content: 'pwned' },
+    'POST /ai/documents/process': { title: 'pwned', text: 'pwned' },
+    'POST /ai/rag/query': { query: 'victim secret text', k: 50 },
+    // Not an image it can decode: refused (422) before any OCR runs.
+    'POST /ai/transcribe': { content_base64: 'cHduZWQ=', mime_type: 'image/png', as_note: true },
+    'POST /ai/knowledge/drain': {},
   },
 }
 
