@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { NotFoundError, ValidationError } from '../core/errors.ts'
+import { NotFoundError } from '../core/errors.ts'
 import { page, readCursor } from '../core/pages.ts'
 import { IdInputSchema, TimestampSchema } from '../core/schemas.ts'
 import { defineVerb } from '../core/verb.ts'
@@ -8,6 +8,7 @@ import { withUser, withUserStatement } from '../db/with-user.ts'
 import { CHUNK_OVERLAP_TOKENS, CHUNK_TOKENS } from './chunking.ts'
 import {
   checkSize,
+  decodeBase64,
   type Extracted,
   extractText,
   isImageType,
@@ -60,15 +61,7 @@ function bytesOf(input: DocumentProcessInput): { bytes: Uint8Array; mimeType: st
     checkSize(bytes.byteLength)
     return { bytes, mimeType }
   }
-  const encoded = input.content_base64.replace(/\s+/g, '')
-  // Refused before decoding: base64 takes 4 characters for 3 bytes.
-  checkSize(
-    Math.floor((encoded.length * 3) / 4) - (encoded.endsWith('==') ? 2 : encoded.endsWith('=') ? 1 : 0),
-  )
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 === 1) {
-    throw new ValidationError([{ path: 'content_base64', message: 'Not valid base64' }])
-  }
-  return { bytes: Uint8Array.from(atob(encoded), (char) => char.charCodeAt(0)), mimeType }
+  return { bytes: decodeBase64(input.content_base64), mimeType }
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {

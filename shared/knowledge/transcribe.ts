@@ -7,6 +7,7 @@ import { defineVerb } from '../core/verb.ts'
 import { createNote } from '../notes/service.ts'
 import {
   checkSize,
+  decodeBase64,
   type Extracted,
   IMAGE_TYPES,
   isImageType,
@@ -191,15 +192,6 @@ export function textBlocks(text: string, extractTasks: boolean) {
             children: [],
           }
     })
-}
-
-function decodeBase64(encoded: string): Uint8Array {
-  const clean = encoded.replace(/\s+/g, '')
-  checkSize(Math.floor((clean.length * 3) / 4))
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1) {
-    throw new ValidationError([{ path: 'content_base64', message: 'Not valid base64' }])
-  }
-  return Uint8Array.from(atob(clean), (char) => char.charCodeAt(0))
 }
 
 /** What a transcription request asks, once its image is bytes (a JSON body's base64, or a multipart form's file). */
