@@ -38,7 +38,7 @@ const selected = values.only ? values.only.split(',') : Object.keys(suites)
 // A benchmark is one client making many requests: the limits stay out of reach (the per-user count still runs).
 process.env.RATE_LIMIT_PER_USER_PER_MINUTE ??= '1000000000'
 process.env.RATE_LIMIT_PER_ADDRESS_PER_MINUTE ??= '0'
-const stack = await startStack({ port: 0, dbPort: 0, log: () => {} })
+const stack = await startStack({ port: 0, dbPort: 0, knowledgeDrainIntervalMs: 0, log: () => {} })
 const sql = postgres(stack.dbUrl, { max: 8, onnotice: () => {} })
 // Code run here in process (the apps, the verbs) reads the environment the stack gives its functions.
 Object.assign(process.env, functionEnv(stack.apiUrl, stack.dbUrl, stack.keys))

@@ -11,6 +11,7 @@ import { applyMigrations } from './migrate.ts'
 import { projectConfig } from './project-config.ts'
 import { createGoTrueService } from './gotrue/service.ts'
 import { createRealtimeServer } from './realtime/server.ts'
+import { startKnowledgeDrainTimer } from './knowledge-drain-timer.ts'
 
 export interface StackOptions {
   host?: string
@@ -31,6 +32,11 @@ export interface StackOptions {
    * in `.env` never makes a test call a paid provider.
    */
   envFiles?: boolean
+  /**
+   * How often the periodic knowledge drain runs (ms; 0: never), as pg_cron runs it on hosted
+   * Supabase. Default `KNOWLEDGE_DRAIN_INTERVAL_MS`, else 60 s. The test suite turns it off.
+   */
+  knowledgeDrainIntervalMs?: number
 }
 
 export interface Stack {
@@ -149,6 +155,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     started.forEach((result, i) => {
       if (result.status === 'rejected') log(workers[i].spec.name, `did not start: ${result.reason.message}`)
     })
+
+    const stopDrainTimer = startKnowledgeDrainTimer({
+      apiUrl,
+      serviceRoleKey: keys.serviceRoleKey,
+      intervalMs:
+        options.knowledgeDrainIntervalMs ?? Number(process.env.KNOWLEDGE_DRAIN_INTERVAL_MS ?? 60_000),
+      log: (line) => log('stack', line),
+    })
+    cleanups.push(stopDrainTimer)
 
     return { apiUrl, dbUrl: database.url, keys, functions: [...gatewayOptions.functions.keys()], stop }
   } catch (error) {

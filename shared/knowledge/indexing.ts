@@ -340,12 +340,13 @@ const drainClaims = (userId: string): JwtClaims => ({
 
 /**
  * Users with knowledge work: due jobs (retries, notes saved while no drain ran, leases run out) or
- * passages of another model than the configured one. Read by the function's own database role,
+ * passages of another model than the configured one (of `onlyUsers`, when given). Read by the function's own database role,
  * which sees every user's queue; private.knowledge_work_users is not granted to users.
  */
-export async function usersWithWork(maxUsers: number): Promise<string[]> {
+export async function usersWithWork(maxUsers: number, onlyUsers?: readonly string[]): Promise<string[]> {
   const rows = await getSql()<Array<{ user_id: string }>>`
-    select user_id from private.knowledge_work_users(${configuredEmbeddingModel()}, ${MAX_ATTEMPTS}, ${maxUsers})`
+    select user_id from private.knowledge_work_users(
+      ${configuredEmbeddingModel()}, ${MAX_ATTEMPTS}, ${maxUsers}, ${onlyUsers ? [...onlyUsers] : null}::uuid[])`
   return rows.map((row) => row.user_id)
 }
 

@@ -37,6 +37,8 @@ export default async function setup(project: TestProject) {
     port: 0,
     dbPort: 0,
     envFiles: false,
+    // Tests drain the knowledge queue themselves (or through the routes), never on a timer's tick.
+    knowledgeDrainIntervalMs: 0,
     log: (name, line) => logs.push(`[${name}] ${line}`),
   })
   project.provide('stack', {

@@ -3,11 +3,20 @@ import type { App } from '../../../shared/http/app.ts'
 import { errorResponse, errorResponses } from '../../../shared/http/openapi.ts'
 import { requireServiceRole, serviceRoleAuth } from '../../../shared/http/require-service-role.ts'
 import { jsonResponse } from '../../../shared/http/routes.ts'
+import { IdSchema, listOf } from '../../../shared/core/schemas.ts'
 import { inBackground } from '../../../shared/knowledge/background.ts'
 import { drainUsers, usersWithWork } from '../../../shared/knowledge/indexing.ts'
 
 /** Users one call drains (a round of jobs each); the next call, a minute on, takes the rest. */
 const USERS_PER_CALL = 50
+
+export const DrainDueBodySchema = z
+  .strictObject({
+    user_ids: listOf(IdSchema)
+      .optional()
+      .openapi({ description: 'Only these users (default: every user with work, up to 50 a call)' }),
+  })
+  .openapi('KnowledgeDrainDueRequest')
 
 export const DrainDueSchema = z
   .object({ users: z.number().int().openapi({ description: 'Users whose queues are being drained' }) })
@@ -23,6 +32,7 @@ export const route = createRoute({
     'of jobs, run as that user under their RLS, in the background.',
   security: serviceRoleAuth,
   middleware: [requireServiceRole] as [typeof requireServiceRole],
+  request: { body: { required: false, content: { 'application/json': { schema: DrainDueBodySchema } } } },
   responses: {
     ...errorResponses,
     202: jsonResponse('The users whose queues are being drained', DrainDueSchema),
@@ -32,7 +42,9 @@ export const route = createRoute({
 
 export function register(app: App): void {
   app.openapi(route, async (c) => {
-    const users = await usersWithWork(USERS_PER_CALL)
+    // Validated when sent as JSON; no body at all is `{}`: every user with work.
+    const { user_ids } = c.req.valid('json') as z.output<typeof DrainDueBodySchema>
+    const users = await usersWithWork(USERS_PER_CALL, user_ids)
     if (users.length > 0) inBackground('knowledge.drain-due', () => drainUsers(users))
     return c.json({ users: users.length }, 202)
   })
