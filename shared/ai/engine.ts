@@ -14,7 +14,7 @@ import { withUser } from '../db/with-user.ts'
 import { streamChat } from './chat.ts'
 import type { ToolName } from './crew.ts'
 import { getAgent } from './agents.ts'
-import { loadRunContext } from './context.ts'
+import { knowledgeQuery, loadRunContext, runQuestion } from './context.ts'
 import { loadRunLimits } from './limits.ts'
 import { resolveModels } from './models.ts'
 import {
@@ -79,6 +79,8 @@ export interface RunJob {
   sink: RunSink
   /** Cancels the run from outside (e.g. the SSE client went away). */
   signal?: AbortSignal
+  /** The text of the message the run answers, when the caller has it (else it is read). */
+  question?: string
 }
 
 /** A message's text within the messages table's 32 KiB. */
@@ -130,12 +132,14 @@ export async function executeRun(job: RunJob): Promise<void> {
   try {
     const models = resolveModels(agent.model ?? undefined)
     model = models[0].name
+    // The user's message embedded for the knowledge in its context: before any transaction opens.
+    const knowledge = await knowledgeQuery(job.question ?? (await runQuestion(ctx, run)))
     // One short transaction before the first model call: running, the context, its step.
     const context = await withUser(ctx, async (tx) => {
       running = await markRunning(ctx, run.id, model, tx)
       if (!running) return undefined
       const startedAt = new Date()
-      const loaded = await loadRunContext(ctx, agent, run.conversation_id, tx)
+      const loaded = await loadRunContext(ctx, agent, run.conversation_id, tx, knowledge)
       await insertStep(tx, ctx.userId, run.id, {
         position: position++,
         kind: 'context',

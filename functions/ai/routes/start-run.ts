@@ -64,7 +64,7 @@ export function register(app: App): void {
     const input = c.req.valid('json')
     const ctx = serviceContext(c)
     const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '').trim()
-    const { run, agent } = await startRun.trusted({ ctx, input })
+    const { run, agent, message } = await startRun.trusted({ ctx, input })
     // The work's own transactions count against the user's limits, not the client address's.
     const workCtx = userContext(ctx.claims)
     const broadcaster = new RunBroadcaster(
@@ -94,6 +94,7 @@ export function register(app: App): void {
             run,
             agent,
             sink: allSinks([realtime, uiMessageSink(writer, run)]),
+            question: message.content,
             // The client going away (useChat's stop()) cancels the run.
             signal: c.req.raw.signal,
           })
@@ -106,7 +107,11 @@ export function register(app: App): void {
       })
     }
 
-    inBackground(executeRun({ ctx: workCtx, run, agent, sink: realtime }).then(() => broadcaster.settled()))
+    inBackground(
+      executeRun({ ctx: workCtx, run, agent, sink: realtime, question: message.content }).then(() =>
+        broadcaster.settled(),
+      ),
+    )
     return c.json(run, 202)
   })
 }
