@@ -70,7 +70,12 @@ export async function chunkSource(source: Source, embedder: Embedder): Promise<C
       chunk.headingPath[0] === source.title ? chunk.headingPath : [source.title, ...chunk.headingPath]
     return path.filter(Boolean).join(' › ').slice(0, 4000)
   })
-  const vectors = await embedder.embed(chunks.map((chunk, i) => `${contexts[i]}\n\n${chunk.content}`))
+  // Each distinct text is embedded once: repeated passages (boilerplate, a pasted run) cost one.
+  const texts = chunks.map((chunk, i) => `${contexts[i]}\n\n${chunk.content}`)
+  const distinct = [...new Set(texts)]
+  const embedded = await embedder.embed(distinct)
+  const vectorOf = new Map(distinct.map((text, i) => [text, embedded[i]]))
+  const vectors = texts.map((text) => vectorOf.get(text) as number[])
   return chunks.map((chunk, i) => ({
     chunk_index: chunk.index,
     content: chunk.content,
@@ -276,9 +281,12 @@ export const drainKnowledge = defineVerb('knowledge.drain', DrainSchema, ({ ctx,
   runJobs(ctx, { limit: input.limit }),
 )
 
+/** Rounds of jobs one drain of a user runs (10 jobs each) before the next user's turn. */
+const DRAIN_ROUNDS = 20
+
 /** Drains the user's queue after the response (a few rounds, while there is work). */
-export function drainInBackground(ctx: ServiceContext, rounds = 20): void {
-  inBackground('knowledge.drain', () => drainRounds(ctx, rounds))
+export function drainInBackground(ctx: ServiceContext): void {
+  drainSoon(ctx)
 }
 
 async function drainRounds(ctx: ServiceContext, rounds: number): Promise<void> {
@@ -288,30 +296,32 @@ async function drainRounds(ctx: ServiceContext, rounds: number): Promise<void> {
   }
 }
 
-/** Users whose queue this instance is draining now, and whether another drain was asked for meanwhile. */
-const draining = new Map<string, { again: boolean }>()
+/** Users waiting for a drain in this instance, in order, each with the context it runs as. */
+const waiting = new Map<string, ServiceContext>()
+let draining = false
 
 /**
- * Drains the user's queue in the background, once at a time per user in this instance: asked again
- * while it runs (a note saved twice in a row), it runs one more time when done, instead of a second
- * drain competing for the same jobs.
+ * Drains the user's queue in the background. One drain at a time in an instance, users in turn: a
+ * user asked for again while waiting (a note saved twice in a row) waits once; asked for while their
+ * drain runs, they wait for one more. Chunking and embedding are CPU work on this thread, so two
+ * drains at once would only slow each other, and keep each other's transactions open longer.
  */
 export function drainSoon(ctx: ServiceContext): void {
-  const running = draining.get(ctx.userId)
-  if (running) {
-    running.again = true
-    return
-  }
-  const state = { again: false }
-  draining.set(ctx.userId, state)
+  waiting.set(ctx.userId, { ...ctx, tx: undefined })
+  if (draining) return
+  draining = true
   inBackground('knowledge.drain', async () => {
     try {
-      do {
-        state.again = false
-        await drainRounds(ctx, 20)
-      } while (state.again)
+      for (const [userId, userCtx] of waiting) {
+        waiting.delete(userId)
+        try {
+          await drainRounds(userCtx, DRAIN_ROUNDS)
+        } catch (error) {
+          console.error(`knowledge drain for ${userId} failed:`, error)
+        }
+      }
     } finally {
-      draining.delete(ctx.userId)
+      draining = false
     }
   })
 }
@@ -352,19 +362,8 @@ export async function usersWithWork(maxUsers: number, onlyUsers?: readonly strin
 
 /**
  * The periodic drain (pg_cron on hosted Supabase, a timer in the local stack; docs/adr/0032): each
- * user with work gets one round of jobs, run as that user under their RLS, one user after another.
+ * user with work is queued for a drain (drainSoon), run as that user under their RLS.
  */
-export async function drainUsers(userIds: readonly string[], jobsPerUser = 10): Promise<DrainResult> {
-  const total: DrainResult = { indexed: 0, failed: 0 }
-  for (const userId of userIds) {
-    try {
-      const { indexed, failed } = await runJobs(userContext(drainClaims(userId)), { limit: jobsPerUser })
-      total.indexed += indexed
-      total.failed += failed
-    } catch (error) {
-      // One user's trouble (a deleted account, a rate limit) does not stop the others'.
-      console.error(`knowledge drain for ${userId} failed:`, error)
-    }
-  }
-  return total
+export function drainUsers(userIds: readonly string[]): void {
+  for (const userId of userIds) drainSoon(userContext(drainClaims(userId)))
 }

@@ -4,7 +4,6 @@ import { errorResponse, errorResponses } from '../../../shared/http/openapi.ts'
 import { requireServiceRole, serviceRoleAuth } from '../../../shared/http/require-service-role.ts'
 import { jsonResponse } from '../../../shared/http/routes.ts'
 import { IdSchema, listOf } from '../../../shared/core/schemas.ts'
-import { inBackground } from '../../../shared/knowledge/background.ts'
 import { drainUsers, usersWithWork } from '../../../shared/knowledge/indexing.ts'
 
 /** Users one call drains (a round of jobs each); the next call, a minute on, takes the rest. */
@@ -45,7 +44,8 @@ export function register(app: App): void {
     // Validated when sent as JSON; no body at all is `{}`: every user with work.
     const { user_ids } = c.req.valid('json') as z.output<typeof DrainDueBodySchema>
     const users = await usersWithWork(USERS_PER_CALL, user_ids)
-    if (users.length > 0) inBackground('knowledge.drain-due', () => drainUsers(users))
+    // Queued for this instance's drain, which works after the response.
+    drainUsers(users)
     return c.json({ users: users.length }, 202)
   })
 }
