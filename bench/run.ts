@@ -31,8 +31,10 @@ const suites: Record<string, (context: BenchContext) => Promise<Measurement[]>> 
   knowledge: benchKnowledge,
 }
 
-// `--sizes` belongs to the knowledge suite (bench/knowledge.ts).
-const { values } = parseArgs({ options: { only: { type: 'string' }, sizes: { type: 'string' } } })
+// `--sizes` and `--explain` belong to the knowledge suite (bench/knowledge.ts).
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, sizes: { type: 'string' }, explain: { type: 'boolean' } },
+})
 const selected = values.only ? values.only.split(',') : Object.keys(suites)
 
 // A benchmark is one client making many requests: the limits stay out of reach (the per-user count still runs).

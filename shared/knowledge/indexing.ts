@@ -70,16 +70,21 @@ export async function chunkSource(source: Source, embedder: Embedder): Promise<C
       chunk.headingPath[0] === source.title ? chunk.headingPath : [source.title, ...chunk.headingPath]
     return path.filter(Boolean).join(' › ').slice(0, 4000)
   })
-  // Each distinct text is embedded once: repeated passages (boilerplate, a pasted run) cost one.
-  const texts = chunks.map((chunk, i) => `${contexts[i]}\n\n${chunk.content}`)
-  const distinct = [...new Set(texts)]
-  const embedded = await embedder.embed(distinct)
-  const vectorOf = new Map(distinct.map((text, i) => [text, embedded[i]]))
-  const vectors = texts.map((text) => vectorOf.get(text) as number[])
-  return chunks.map((chunk, i) => ({
+  // A passage that repeats one before it in the same source (boilerplate, a pasted run) is kept
+  // once, at its first place: the same text and vector again would only crowd a search's top k, and
+  // cost an embedding and a row each (a 1 MiB note of one repeated word was 3,103 passages of 4 texts).
+  const seen = new Set<string>()
+  const kept = chunks.flatMap((chunk, i) => {
+    const text = `${contexts[i]}\n\n${chunk.content}`
+    if (seen.has(text)) return []
+    seen.add(text)
+    return [{ chunk, context: contexts[i], text }]
+  })
+  const vectors = await embedder.embed(kept.map((passage) => passage.text))
+  return kept.map(({ chunk, context }, i) => ({
     chunk_index: chunk.index,
     content: chunk.content,
-    context: contexts[i],
+    context,
     heading_path: chunk.headingPath,
     page: chunk.page,
     char_start: chunk.charStart,

@@ -373,6 +373,23 @@ describe('POST ai/documents/process', () => {
     expect(done).toMatchObject({ status: 'ready', embedding_model: 'local:use-lite', error: null })
     expect(done.chunk_count).toBeGreaterThan(16)
   })
+  it('keeps a passage that repeats within a document once: a pasted run is a few passages, not thousands', {
+    timeout: 60_000,
+  }, async ({ sql, ada }) => {
+    const text = `# Pasted\n\n${'z'.repeat(100_000)}\n\nThe spare key is under the mat.`
+    const accepted = await expectJson<Document>(
+      await upload(ada, { title: 'Blob', text, mime_type: 'text/markdown' }),
+      202,
+    )
+    await backgroundSettled()
+    const chunks = await chunkTexts(sql, accepted.id)
+    const contents = chunks.map((chunk) => chunk.content)
+    expect(new Set(contents).size).toBe(contents.length)
+    expect(contents.length).toBeLessThan(10)
+    expect(contents.at(-1)).toContain('The spare key is under the mat.')
+    const done = await expectJson<Document>(await request(ada, 'GET', `/documents/${accepted.id}`), 200)
+    expect(done).toMatchObject({ status: 'ready', chunk_count: contents.length })
+  })
 })
 
 describe('GET ai/documents, GET/DELETE ai/documents/{id}, POST ai/documents/{id}/reindex', () => {
