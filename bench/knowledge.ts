@@ -210,7 +210,8 @@ async function explainCandidates(
       const lines = rows.map((row) => row['QUERY PLAN'])
       const time = lines.find((line) => line.startsWith('Execution Time'))
       console.log(`-- ${name}: ${time}`)
-      for (const line of lines.filter((line) => !/^(Planning|Execution)/.test(line))) console.log(`   ${line}`)
+      for (const line of lines.filter((line) => !/^(Planning|Execution)/.test(line)))
+        console.log(`   ${line}`)
     }
   })
 }
