@@ -193,6 +193,10 @@ export async function chunkText(text: string, options: ChunkOptions): Promise<Ch
     if (body.trim() === '') continue
     let searchFrom = 0
     for (const piece of await splitter.splitText(body)) {
+      if (performance.now() - lastYield > 10) {
+        await yieldToOthers()
+        lastYield = performance.now()
+      }
       const content = piece.trim()
       if (content === '') continue
       let at = body.indexOf(content, searchFrom)

@@ -58,7 +58,11 @@ export function decodeBase64(encoded: string, path = 'content_base64'): Uint8Arr
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1) {
     throw new ValidationError([{ path, message: 'Not valid base64' }])
   }
-  return Uint8Array.from(atob(clean), (char) => char.charCodeAt(0))
+  const binary = atob(clean)
+  // A plain loop: Uint8Array.from with a mapping function takes seconds for 10 MiB.
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes
 }
 
 export interface Extracted {
