@@ -18,7 +18,9 @@ import type { BenchContext } from './run.ts'
 // The corpus is synthetic but shaped like real text: 400 sentences embedded by the real model; each
 // chunk joins three of them, its vector the normalised sum of theirs plus noise, so vectors cluster as
 // a real corpus's do (uniformly random vectors are the worst case for HNSW and unlike any corpus).
-// `--sizes 10000,100000` (default) picks the corpus sizes.
+// `--sizes 10000,100000` (default) picks the corpus sizes; `--explain` prints, at each size, where a
+// hybrid query's time goes: EXPLAIN ANALYZE of each of search_knowledge's candidate queries as the
+// user (full text with all of the query, with any of it, their ranking, the vector list).
 
 const subjects = [
   'The boiler',
@@ -145,6 +147,75 @@ async function loadCorpus(
   return (performance.now() - started) / 1000
 }
 
+/**
+ * EXPLAIN ANALYZE, as the user under RLS with search_knowledge's scan settings, of each query the
+ * function runs for `query` (k = 10, so lists of 40): the candidates with all of the query's words,
+ * those with any of them, the ranking of both, and the vector list; then the whole function's time.
+ */
+async function explainCandidates(
+  sql: postgres.Sql,
+  userId: string,
+  query: string,
+  vector: number[],
+  size: number,
+): Promise<void> {
+  const claims = JSON.stringify({ sub: userId, role: 'authenticated' })
+  await sql.begin(async (tx) => {
+    await tx`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`
+    await tx`select set_config('hnsw.ef_search', '100', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`
+    // The function's two text queries, computed as it computes them.
+    const [terms] = await tx<Array<{ all_terms: string; any_term: string | null }>>`
+      select websearch_to_tsquery('simple', ${query})::text as all_terms,
+             replace(plainto_tsquery('simple', coalesce(string_agg(w.word, ' ') filter (where not w.stop),
+                                                       string_agg(w.word, ' ')))::text, ' & ', ' | ') as any_term
+      from (select t.word, to_tsvector('english', t.word) = ''::tsvector as stop
+            from unnest(tsvector_to_array(to_tsvector('simple', ${query}))) as t (word)) as w`
+    const all = tx.unsafe(`'${terms.all_terms.replaceAll("'", "''")}'::tsquery`)
+    const any = tx.unsafe(`'${(terms.any_term ?? '').replaceAll("'", "''")}'::tsquery`)
+    const literal = tx.unsafe(`'${vectorLiteral(vector)}'::extensions.vector(512)`)
+    const statements: Array<[string, ReturnType<typeof tx>]> = [
+      [
+        'text, all of the query (limit 1000)',
+        tx`explain (analyze, buffers) select c.id from public.document_chunks as c where c.search @@ ${all} limit 1000`,
+      ],
+      [
+        'text, any of the query (limit 1000)',
+        tx`explain (analyze, buffers) select c.id from public.document_chunks as c where c.search @@ ${any} limit 1000`,
+      ],
+      [
+        'text, ranking both (top 40)',
+        tx`explain (analyze, buffers)
+          select m.id from (
+            (select c.id, c.search from public.document_chunks as c where c.search @@ ${all} limit 1000)
+            union
+            (select c.id, c.search from public.document_chunks as c where c.search @@ ${any} limit 1000)
+          ) as m
+          order by m.search @@ ${all} desc, ts_rank('{0.5, 0.5, 0.8, 1}'::real[], m.search, ${any}) desc, m.id limit 40`,
+      ],
+      [
+        'vector, HNSW (top 40)',
+        tx`explain (analyze, buffers)
+          select c.id from public.document_chunks as c where c.embedding_model = 'local:use-lite'
+          order by c.embedding::extensions.vector(512) operator(extensions.<=>) ${literal} limit 40`,
+      ],
+      [
+        'search_knowledge, the whole function',
+        tx`explain (analyze) select * from public.search_knowledge(${query},
+             ${vectorLiteral(vector)}::extensions.vector, 'local:use-lite', 10)`,
+      ],
+    ]
+    console.log(`\n== ${size} chunks, "${query}": all ${terms.all_terms}; any ${terms.any_term}`)
+    for (const [name, statement] of statements) {
+      const rows = (await statement) as unknown as Array<{ 'QUERY PLAN': string }>
+      const lines = rows.map((row) => row['QUERY PLAN'])
+      const time = lines.find((line) => line.startsWith('Execution Time'))
+      console.log(`-- ${name}: ${time}`)
+      for (const line of lines.filter((line) => !/^(Planning|Execution)/.test(line)))
+        console.log(`   ${line}`)
+    }
+  })
+}
+
 /** Throughput as a measurement row: `rps` is items a second (chunks, pages). */
 function rate(name: string, items: number, seconds: number, perItemMs: number[]): Measurement {
   const sorted = [...perItemMs].sort((a, b) => a - b)
@@ -159,7 +230,10 @@ function rate(name: string, items: number, seconds: number, perItemMs: number[])
 }
 
 export async function benchKnowledge({ sql, user }: BenchContext): Promise<Measurement[]> {
-  const { values } = parseArgs({ options: { sizes: { type: 'string' } }, strict: false })
+  const { values } = parseArgs({
+    options: { sizes: { type: 'string' }, explain: { type: 'boolean' } },
+    strict: false,
+  })
   const sizes = String(values.sizes ?? '10000,100000')
     .split(',')
     .map(Number)
@@ -212,6 +286,9 @@ export async function benchKnowledge({ sql, user }: BenchContext): Promise<Measu
         { requests: 100, concurrency: 1, warmup: 5 },
       ),
     )
+    if (values.explain) {
+      for (const i of [0, 1, 2]) await explainCandidates(sql, user.id, queries[i], queryVectors[i], size)
+    }
     results.push(
       await measure(
         `vector top-10 alone (HNSW), ${size / 1000}k chunks`,

@@ -42,12 +42,13 @@ const suites: Record<string, (context: BenchContext) => Promise<Measurement[]>> 
   trust: benchTrust,
 }
 
-// `--sizes` belongs to the knowledge suite (bench/knowledge.ts); `--database` and `--json` are
+// `--sizes` and `--explain` belong to the knowledge suite (bench/knowledge.ts); `--database` and `--json` are
 // how a run with --db-url hands one database to a child run and reads its results back.
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
     sizes: { type: 'string' },
+    explain: { type: 'boolean' },
     'db-url': { type: 'string' },
     database: { type: 'string' },
     json: { type: 'string' },
@@ -83,7 +84,7 @@ async function runHere(dbUrl: string | undefined): Promise<void> {
   // A benchmark is one client making many requests: the limits stay out of reach (the per-user count still runs).
   process.env.RATE_LIMIT_PER_USER_PER_MINUTE ??= '1000000000'
   process.env.RATE_LIMIT_PER_ADDRESS_PER_MINUTE ??= '0'
-  const stack = await startStack({ port: 0, dbPort: 0, dbUrl, log: () => {} })
+  const stack = await startStack({ port: 0, dbPort: 0, dbUrl, knowledgeDrainIntervalMs: 0, log: () => {} })
   const sql = postgres(stack.dbUrl, { max: 8, onnotice: () => {} })
   // Code run here in process (the apps, the verbs) reads the environment the stack gives its functions.
   Object.assign(process.env, functionEnv(stack.apiUrl, stack.dbUrl, stack.keys))
@@ -116,6 +117,7 @@ async function sideBySide(dbUrl: string): Promise<void> {
       const args = [fileURLToPath(import.meta.url), '--database', database, '--json', json]
       if (values.only) args.push('--only', values.only)
       if (values.sizes) args.push('--sizes', values.sizes)
+      if (values.explain) args.push('--explain')
       const code = await new Promise<number>((resolve) => {
         const child = spawn(process.execPath, [...process.execArgv, ...args], { stdio: 'inherit' })
         child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)))

@@ -87,7 +87,7 @@ async function soak(name: string, url: string, headers: Record<string, string>, 
 }
 
 const only = values.only.split(',')
-const stack = await startStack({ port: 0, dbPort: 0, log: () => {} })
+const stack = await startStack({ port: 0, dbPort: 0, knowledgeDrainIntervalMs: 0, log: () => {} })
 const logs: string[] = []
 try {
   if (only.includes('users')) {

@@ -13,6 +13,7 @@ import { projectConfig } from './project-config.ts'
 import { createGoTrueService } from './gotrue/service.ts'
 import { createRealtimeServer } from './realtime/server.ts'
 import { schedulesCheckInterval, startSchedulesTimer } from './schedules-timer.ts'
+import { startKnowledgeDrainTimer } from './knowledge-drain-timer.ts'
 
 export interface StackOptions {
   host?: string
@@ -43,6 +44,11 @@ export interface StackOptions {
    * undefined: never). SCHEDULES_CHECK_INTERVAL_MS in an env file wins over this.
    */
   schedulesCheckIntervalMs?: number
+  /**
+   * How often the periodic knowledge drain runs (ms; 0: never), as pg_cron runs it on hosted
+   * Supabase. Default `KNOWLEDGE_DRAIN_INTERVAL_MS`, else 60 s. The test suite turns it off.
+   */
+  knowledgeDrainIntervalMs?: number
 }
 
 export interface Stack {
@@ -180,6 +186,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         log: (line) => log('schedules', line),
       })
       cleanups.push(() => timer.stop())
+    }
+
+    if (gatewayOptions.functions.has('ai')) {
+      const stopDrainTimer = startKnowledgeDrainTimer({
+        apiUrl,
+        serviceRoleKey: keys.serviceRoleKey,
+        intervalMs:
+          options.knowledgeDrainIntervalMs ?? Number(process.env.KNOWLEDGE_DRAIN_INTERVAL_MS ?? 60_000),
+        log: (line) => log('stack', line),
+      })
+      cleanups.push(stopDrainTimer)
     }
 
     return {

@@ -21,6 +21,7 @@ export const toolNames = [
   'append_to_note',
   'delete_note',
   'note_to_tasks',
+  'search_knowledge',
   'list_goals',
   'create_goal',
   'update_goal',
@@ -123,11 +124,11 @@ const specialists: AgentDefinition[] = [
   {
     id: 'knowledge',
     name: 'Knowledge',
-    description: 'Answers questions from your notes, and writes down what you want to keep.',
+    description: 'Answers questions from your notes and documents, and writes down what you want to keep.',
     role: 'Keeper of the user’s notes',
-    goal: 'Answer questions from what the user has written down, saying where the answer comes from and when the notes do not say; write new notes, add to existing ones and delete them when asked.',
+    goal: 'Answer questions from what the user has written down or uploaded (search_knowledge finds the passages), citing where each answer comes from and saying when the notes do not say; write new notes, add to existing ones and delete them when asked.',
     backstory: 'You are a careful librarian: you quote rather than guess, and you never invent a source.',
-    tools: [...readNotes, 'create_note', 'append_to_note', 'delete_note', ...readTasks],
+    tools: ['search_knowledge', ...readNotes, 'create_note', 'append_to_note', 'delete_note', ...readTasks],
     defaultModel: null,
     temperature: 0.1,
     delegatesTo: [],
@@ -143,7 +144,7 @@ const coordinator: AgentDefinition = {
   backstory:
     'You lead a small crew: a planner, a task manager, a goal coach, a reflection coach and a knowledge ' +
     'keeper. You know what each does best, keep the user’s time in mind, and never claim a change you did not make.',
-  tools: [...readTasks, ...readNotes, ...readGoals],
+  tools: [...readTasks, ...readNotes, 'search_knowledge', ...readGoals],
   defaultModel: null,
   temperature: 0.3,
   delegatesTo: specialists.map((agent) => agent.id),

@@ -27,7 +27,14 @@ import {
   type StoredMessage,
 } from './approval.ts'
 import { streamChat } from './chat.ts'
-import { asToolResult, loadRunContext, type PendingSummary, type RunContext } from './context.ts'
+import {
+  asToolResult,
+  knowledgeQuery,
+  loadRunContext,
+  type PendingSummary,
+  type RunContext,
+  runQuestion,
+} from './context.ts'
 import type { ToolName } from './crew.ts'
 import { loadRunLimits } from './limits.ts'
 import { resolveModels } from './models.ts'
@@ -99,6 +106,8 @@ export interface RunJob {
   signal?: AbortSignal
   /** The `seq` the next broadcast gets (kept when the run pauses, so a resumed run's events follow). */
   seq?: () => number
+  /** The text of the message the run answers, when the caller has it (else it is read). */
+  question?: string
 }
 
 /** A paused run's work, resumed with the user's decisions (`decideApproval`). */
@@ -268,12 +277,14 @@ async function drive(job: RunJob, resumption?: Resumption): Promise<void> {
     let context: Awaited<ReturnType<typeof loadRunContext>> | undefined
     if (!resumption) {
       model = models[0].name
+      // The user's message embedded for the knowledge in its context: before any transaction opens.
+      const knowledge = await knowledgeQuery(job.question ?? (await runQuestion(ctx, run)))
       // One short transaction before the first model call: running, the context, its step, the policy.
       context = await withUser(ctx, async (tx) => {
         running = await markRunning(ctx, run.id, model, tx)
         if (!running) return undefined
         const startedAt = new Date()
-        const loaded = await loadRunContext(ctx, agent, run.conversation_id, tx)
+        const loaded = await loadRunContext(ctx, agent, run.conversation_id, tx, knowledge)
         await insertStep(tx, ctx.userId, run.id, {
           position: position++,
           kind: 'context',

@@ -20,6 +20,11 @@ export type App = OpenAPIHono<AppEnv>
 export interface AppOptions {
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number
+  /**
+   * Routes that take larger bodies (uploads), by their path under the base path
+   * (`'/documents/process'`): the largest body each accepts, in bytes.
+   */
+  largeBodies?: Record<string, number>
 }
 
 /** Deeper JSON is refused up front: recursive code (JSON.stringify, Postgres) would overflow on it. */
@@ -158,15 +163,18 @@ export function createApp(name: string, options: AppOptions = {}): App {
       maxAge: 600,
     }),
   )
-  app.use(
-    '*',
+  const limitOf = (maxSize: number) =>
     bodyLimit({
-      maxSize: options.maxBodyBytes ?? 1024 * 1024,
+      maxSize,
       onError: () => {
-        throw new PayloadTooLargeError()
+        throw new PayloadTooLargeError(`The request body may be at most ${maxSize} bytes`)
       },
-    }),
+    })
+  const defaultLimit = limitOf(options.maxBodyBytes ?? 1024 * 1024)
+  const largeLimits = new Map(
+    Object.entries(options.largeBodies ?? {}).map(([path, bytes]) => [`/${name}${path}`, limitOf(bytes)]),
   )
+  app.use('*', (c, next) => (largeLimits.get(c.req.path) ?? defaultLimit)(c, next))
 
   app.use('*', async (c, next) => {
     const type = c.req.header('content-type')

@@ -25,3 +25,11 @@ export function inBackground(name: string, task: () => Promise<unknown>): void {
 export async function backgroundSettled(): Promise<void> {
   while (pending.size > 0) await Promise.allSettled([...pending])
 }
+
+/**
+ * Lets the event loop run (I/O, timers, other requests) before going on: long CPU work (chunking,
+ * a local model's embeddings) calls it between steps. Without it, a transaction that another task of
+ * this instance has open waits until the work is done, and in the local stack one open transaction
+ * holds the whole embedded database.
+ */
+export const yieldToOthers = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))

@@ -1,6 +1,7 @@
 import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters'
 import { Tiktoken } from 'js-tiktoken/lite'
 import cl100k_base from 'js-tiktoken/ranks/cl100k_base'
+import { yieldToOthers } from './background.ts'
 
 // Text → passages a citation can point at: split at headings first (so a passage never straddles two
 // sections, and knows the headings above it), then, inside a section, at paragraphs, lines, sentences
@@ -44,10 +45,23 @@ export interface ChunkOptions {
 
 let encoder: Tiktoken | undefined
 
-/** The number of cl100k_base tokens in `text`. */
+/** A run this long without white space is counted a window at a time (countTokens). */
+const LONG_RUN = /\S{64}/
+const COUNT_WINDOW = 64
+
+/**
+ * The number of cl100k_base tokens in `text`. BPE merges each word as a whole, in time quadratic in
+ * its length, so a text with a run of 64 or more characters without white space (a pasted blob, a
+ * long URL, CJK text) is counted 64 characters at a time: linear, and at most a token or so more
+ * per window than the exact count.
+ */
 export function countTokens(text: string): number {
   encoder ??= new Tiktoken(cl100k_base)
-  return encoder.encode(text, [], []).length
+  if (!LONG_RUN.test(text)) return encoder.encode(text, [], []).length
+  let count = 0
+  for (let start = 0; start < text.length; start += COUNT_WINDOW)
+    count += encoder.encode(text.slice(start, start + COUNT_WINDOW), [], []).length
+  return count
 }
 
 interface Section {
@@ -123,17 +137,55 @@ function sectionsOf(text: string, options: ChunkOptions): Section[] {
   })
 }
 
+/** Characters a last-resort piece holds: at most 4 tokens a character, well within a chunk. */
+const WINDOW_CHARS = 32
+
+/**
+ * The splitter, but its last resort (a run with no separator left: a pasted blob, a long URL) cuts
+ * windows of characters rather than single characters, whose counting and merging back cost a token
+ * count per character (a 1 MiB word took minutes). A window never parts a surrogate pair, so every
+ * chunk stays a slice of the text as written.
+ */
+class WindowedSplitter extends RecursiveCharacterTextSplitter {
+  protected override splitOnSeparator(text: string, separator: string): string[] {
+    if (separator !== '') return super.splitOnSeparator(text, separator)
+    const windows: string[] = []
+    for (let start = 0; start < text.length; ) {
+      let end = Math.min(text.length, start + WINDOW_CHARS)
+      const last = text.charCodeAt(end - 1)
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--
+      windows.push(text.slice(start, end))
+      start = end
+    }
+    return windows
+  }
+}
+
 /** Splits `text` into heading-aware, token-bounded, overlapping chunks with their positions. */
 export async function chunkText(text: string, options: ChunkOptions): Promise<Chunk[]> {
   const chunkTokens = options.chunkTokens ?? CHUNK_TOKENS
   const overlapTokens = options.overlapTokens ?? CHUNK_OVERLAP_TOKENS
-  const splitter = new RecursiveCharacterTextSplitter({
+  // Counting a long run without spaces (a pasted blob, a long URL, CJK text) takes time quadratic in
+  // its length (BPE merges a word as a whole), and the splitter counts a piece again at every
+  // separator it tries: 10,000 characters of one word took 30 s. A piece this long is never
+  // counted: it is taken as too long for a chunk (as it almost always is), and cut smaller.
+  const countable = chunkTokens * 16
+  let lastYield = performance.now()
+  const splitter = new WindowedSplitter({
     chunkSize: chunkTokens,
     chunkOverlap: overlapTokens,
     // Kept with the piece after them, so that every chunk is a slice of the text as written.
     keepSeparator: true,
-    separators: ['\n\n', '\n', '. ', '? ', '! ', '; ', ', ', ' ', ''],
-    lengthFunction: countTokens,
+    // Sentence and clause marks of Chinese and Japanese too, which put no spaces between words.
+    separators: ['\n\n', '\n', '. ', '? ', '! ', '。', '？', '！', '; ', '；', ', ', '，', '、', ' ', ''],
+    lengthFunction: async (piece) => {
+      // Counting is the splitter's work: let the event loop run every few milliseconds of it.
+      if (performance.now() - lastYield > 10) {
+        await yieldToOthers()
+        lastYield = performance.now()
+      }
+      return piece.length > countable ? piece.length : countTokens(piece)
+    },
   })
   const chunks: Chunk[] = []
   for (const section of sectionsOf(text, options)) {
@@ -141,6 +193,10 @@ export async function chunkText(text: string, options: ChunkOptions): Promise<Ch
     if (body.trim() === '') continue
     let searchFrom = 0
     for (const piece of await splitter.splitText(body)) {
+      if (performance.now() - lastYield > 10) {
+        await yieldToOthers()
+        lastYield = performance.now()
+      }
       const content = piece.trim()
       if (content === '') continue
       let at = body.indexOf(content, searchFrom)

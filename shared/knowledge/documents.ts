@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { NotFoundError, ValidationError } from '../core/errors.ts'
+import { NotFoundError } from '../core/errors.ts'
 import { page, readCursor } from '../core/pages.ts'
 import { IdInputSchema, TimestampSchema } from '../core/schemas.ts'
 import { defineVerb } from '../core/verb.ts'
@@ -8,6 +8,7 @@ import { withUser, withUserStatement } from '../db/with-user.ts'
 import { CHUNK_OVERLAP_TOKENS, CHUNK_TOKENS } from './chunking.ts'
 import {
   checkSize,
+  decodeBase64,
   type Extracted,
   extractText,
   isImageType,
@@ -60,15 +61,7 @@ function bytesOf(input: DocumentProcessInput): { bytes: Uint8Array; mimeType: st
     checkSize(bytes.byteLength)
     return { bytes, mimeType }
   }
-  const encoded = input.content_base64.replace(/\s+/g, '')
-  // Refused before decoding: base64 takes 4 characters for 3 bytes.
-  checkSize(
-    Math.floor((encoded.length * 3) / 4) - (encoded.endsWith('==') ? 2 : encoded.endsWith('=') ? 1 : 0),
-  )
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 === 1) {
-    throw new ValidationError([{ path: 'content_base64', message: 'Not valid base64' }])
-  }
-  return { bytes: Uint8Array.from(atob(encoded), (char) => char.charCodeAt(0)), mimeType }
+  return { bytes: decodeBase64(input.content_base64), mimeType }
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {
@@ -112,52 +105,75 @@ async function contentOf(bytes: Uint8Array, mimeType: string): Promise<Extracted
   )
 }
 
+/** An upload's bytes and what the uploader said of them: a JSON body's or a multipart form's. */
+export interface DocumentUpload {
+  title: string
+  bytes: Uint8Array
+  mimeType: string
+  source?: string
+  metadata: Record<string, unknown>
+}
+
 /**
- * Stores a document and indexes it. 415 for a type it cannot read, 413 past 10 MiB, 422 for a file
- * that is not what its type says or has no text: refused before anything is stored. The same bytes
- * again return the document they made (`existing`).
+ * Stores an upload as a document and indexes it. 415 for a type it cannot read, 413 past 10 MiB,
+ * 422 for a file that is not what its type says or has no text: refused before anything is stored.
+ * The same bytes again return the document they made (`existing`).
  */
+export async function storeDocument(ctx: ServiceContext, upload: DocumentUpload): Promise<ProcessResult> {
+  const { bytes } = upload
+  const mimeType = normalizeMimeType(upload.mimeType)
+  checkSize(bytes.byteLength)
+  const checksum = await sha256(bytes)
+  const [known] = await withUserStatement(
+    ctx,
+    (tx) => tx<Array<{ id: string }>>`select id from public.documents where checksum = ${checksum}`,
+    ctx.tx,
+  )
+  if (known)
+    return { document: (await readDocument(ctx, known.id)) as KnowledgeDocument, outcome: 'existing' }
+  const content = await contentOf(bytes, mimeType)
+  const estimate = estimateChunks(content.text)
+  const stored = await withUser(
+    ctx,
+    async (tx) => {
+      const [row] = await tx<Array<{ id: string }>>`
+        insert into public.documents (user_id, title, source, mime_type, size_bytes, checksum, content, pages, metadata)
+        values (${ctx.userId}, ${upload.title}, ${upload.source ?? null}, ${mimeType}, ${bytes.byteLength},
+                ${checksum}, ${content.text}, ${content.pages ? tx.json(content.pages as never) : null},
+                ${tx.json(upload.metadata as never)})
+        on conflict (user_id, checksum) do nothing
+        returning id`
+      if (!row) return undefined
+      const [job] = await tx<Array<{ id: string }>>`
+        insert into public.knowledge_jobs (user_id, document_id) values (${ctx.userId}, ${row.id}) returning id`
+      return { id: row.id, jobId: job.id }
+    },
+    ctx.tx,
+  )
+  if (!stored) {
+    // The same bytes arrived at the same time from another request: that one's document.
+    const [row] = await withUserStatement(
+      ctx,
+      (tx) => tx<Array<{ id: string }>>`select id from public.documents where checksum = ${checksum}`,
+    )
+    return { document: (await readDocument(ctx, row.id)) as KnowledgeDocument, outcome: 'existing' }
+  }
+  return index(ctx, stored, estimate)
+}
+
+/** documents.process: `{title, text, mime_type?}` or `{title, content_base64, mime_type}` (storeDocument). */
 export const processDocument = defineVerb(
   'documents.process',
   DocumentProcessSchema,
   async ({ ctx, input }) => {
     const { bytes, mimeType } = bytesOf(input)
-    const checksum = await sha256(bytes)
-    const [known] = await withUserStatement(
-      ctx,
-      (tx) => tx<Array<{ id: string }>>`select id from public.documents where checksum = ${checksum}`,
-      ctx.tx,
-    )
-    if (known)
-      return { document: (await readDocument(ctx, known.id)) as KnowledgeDocument, outcome: 'existing' }
-    const content = await contentOf(bytes, mimeType)
-    const estimate = estimateChunks(content.text)
-    const stored = await withUser(
-      ctx,
-      async (tx) => {
-        const [row] = await tx<Array<{ id: string }>>`
-        insert into public.documents (user_id, title, source, mime_type, size_bytes, checksum, content, pages, metadata)
-        values (${ctx.userId}, ${input.title}, ${input.source ?? null}, ${mimeType}, ${bytes.byteLength},
-                ${checksum}, ${content.text}, ${content.pages ? tx.json(content.pages as never) : null},
-                ${tx.json(input.metadata as never)})
-        on conflict (user_id, checksum) do nothing
-        returning id`
-        if (!row) return undefined
-        const [job] = await tx<Array<{ id: string }>>`
-        insert into public.knowledge_jobs (user_id, document_id) values (${ctx.userId}, ${row.id}) returning id`
-        return { id: row.id, jobId: job.id }
-      },
-      ctx.tx,
-    )
-    if (!stored) {
-      // The same bytes arrived at the same time from another request: that one's document.
-      const [row] = await withUserStatement(
-        ctx,
-        (tx) => tx<Array<{ id: string }>>`select id from public.documents where checksum = ${checksum}`,
-      )
-      return { document: (await readDocument(ctx, row.id)) as KnowledgeDocument, outcome: 'existing' }
-    }
-    return index(ctx, stored, estimate)
+    return storeDocument(ctx, {
+      title: input.title,
+      bytes,
+      mimeType,
+      source: input.source,
+      metadata: input.metadata,
+    })
   },
 )
 

@@ -47,6 +47,24 @@ export function checkSize(bytes: number): void {
   }
 }
 
+/**
+ * A file sent as base64: 413 past 10 MiB (judged from the length, before decoding: 4 characters for
+ * 3 bytes, less the padding), 422 if it is not base64.
+ */
+export function decodeBase64(encoded: string, path = 'content_base64'): Uint8Array {
+  const clean = encoded.replace(/\s+/g, '')
+  const padding = clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0
+  checkSize(Math.floor((clean.length * 3) / 4) - padding)
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1) {
+    throw new ValidationError([{ path, message: 'Not valid base64' }])
+  }
+  const binary = atob(clean)
+  // A plain loop: Uint8Array.from with a mapping function takes seconds for 10 MiB.
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes
+}
+
 export interface Extracted {
   text: string
   format: ChunkOptions['format']

@@ -1,6 +1,7 @@
 import type { Block } from '../blocknote/schema.ts'
-import type { ServiceContext } from '../core/context.ts'
+import { type JwtClaims, type ServiceContext, userContext } from '../core/context.ts'
 import { defineVerb } from '../core/verb.ts'
+import { getSql } from '../db/client.ts'
 import { withUser, withUserStatement } from '../db/with-user.ts'
 import { inBackground } from './background.ts'
 import { type ChunkOptions, chunkText, type PageSpan } from './chunking.ts'
@@ -69,11 +70,21 @@ export async function chunkSource(source: Source, embedder: Embedder): Promise<C
       chunk.headingPath[0] === source.title ? chunk.headingPath : [source.title, ...chunk.headingPath]
     return path.filter(Boolean).join(' › ').slice(0, 4000)
   })
-  const vectors = await embedder.embed(chunks.map((chunk, i) => `${contexts[i]}\n\n${chunk.content}`))
-  return chunks.map((chunk, i) => ({
+  // A passage that repeats one before it in the same source (boilerplate, a pasted run) is kept
+  // once, at its first place: the same text and vector again would only crowd a search's top k, and
+  // cost an embedding and a row each (a 1 MiB note of one repeated word was 3,103 passages of 4 texts).
+  const seen = new Set<string>()
+  const kept = chunks.flatMap((chunk, i) => {
+    const text = `${contexts[i]}\n\n${chunk.content}`
+    if (seen.has(text)) return []
+    seen.add(text)
+    return [{ chunk, context: contexts[i], text }]
+  })
+  const vectors = await embedder.embed(kept.map((passage) => passage.text))
+  return kept.map(({ chunk, context }, i) => ({
     chunk_index: chunk.index,
     content: chunk.content,
-    context: contexts[i],
+    context,
     heading_path: chunk.headingPath,
     page: chunk.page,
     char_start: chunk.charStart,
@@ -275,12 +286,89 @@ export const drainKnowledge = defineVerb('knowledge.drain', DrainSchema, ({ ctx,
   runJobs(ctx, { limit: input.limit }),
 )
 
+/** Rounds of jobs one drain of a user runs (10 jobs each) before the next user's turn. */
+const DRAIN_ROUNDS = 20
+
 /** Drains the user's queue after the response (a few rounds, while there is work). */
-export function drainInBackground(ctx: ServiceContext, rounds = 20): void {
+export function drainInBackground(ctx: ServiceContext): void {
+  drainSoon(ctx)
+}
+
+async function drainRounds(ctx: ServiceContext, rounds: number): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const { indexed, failed } = await runJobs(ctx, { limit: 10 })
+    if (indexed + failed === 0) return
+  }
+}
+
+/** Users waiting for a drain in this instance, in order, each with the context it runs as. */
+const waiting = new Map<string, ServiceContext>()
+let draining = false
+
+/**
+ * Drains the user's queue in the background. One drain at a time in an instance, users in turn: a
+ * user asked for again while waiting (a note saved twice in a row) waits once; asked for while their
+ * drain runs, they wait for one more. Chunking and embedding are CPU work on this thread, so two
+ * drains at once would only slow each other, and keep each other's transactions open longer.
+ */
+export function drainSoon(ctx: ServiceContext): void {
+  waiting.set(ctx.userId, { ...ctx, tx: undefined })
+  if (draining) return
+  draining = true
   inBackground('knowledge.drain', async () => {
-    for (let round = 0; round < rounds; round++) {
-      const { indexed, failed } = await runJobs(ctx, { limit: 10 })
-      if (indexed + failed === 0) return
+    try {
+      for (const [userId, userCtx] of waiting) {
+        waiting.delete(userId)
+        try {
+          await drainRounds(userCtx, DRAIN_ROUNDS)
+        } catch (error) {
+          console.error(`knowledge drain for ${userId} failed:`, error)
+        }
+      }
+    } finally {
+      draining = false
     }
   })
+}
+
+/** The user's jobs that wait (due now or later, or being worked on): what a drain has before it. */
+export async function queuedJobs(ctx: ServiceContext): Promise<number> {
+  const [row] = await withUserStatement(
+    ctx,
+    (tx) => tx<Array<{ count: number }>>`
+      select count(*)::integer as count from public.knowledge_jobs
+      where user_id = ${ctx.userId} and attempts < ${MAX_ATTEMPTS}`,
+  )
+  return row.count
+}
+
+/**
+ * The claims a periodic drain works under for a user it found work for: that user (RLS shows it
+ * their rows only), and no session (there is no request, so none to check). Made here, after the
+ * caller proved it holds the service-role key; never from anything a client sends.
+ */
+const drainClaims = (userId: string): JwtClaims => ({
+  sub: userId,
+  role: 'authenticated',
+  aud: 'authenticated',
+})
+
+/**
+ * Users with knowledge work: due jobs (retries, notes saved while no drain ran, leases run out) or
+ * passages of another model than the configured one (of `onlyUsers`, when given). Read by the function's own database role,
+ * which sees every user's queue; private.knowledge_work_users is not granted to users.
+ */
+export async function usersWithWork(maxUsers: number, onlyUsers?: readonly string[]): Promise<string[]> {
+  const rows = await getSql()<Array<{ user_id: string }>>`
+    select user_id from private.knowledge_work_users(
+      ${configuredEmbeddingModel()}, ${MAX_ATTEMPTS}, ${maxUsers}, ${onlyUsers ? [...onlyUsers] : null}::uuid[])`
+  return rows.map((row) => row.user_id)
+}
+
+/**
+ * The periodic drain (pg_cron on hosted Supabase, a timer in the local stack; docs/adr/0032): each
+ * user with work is queued for a drain (drainSoon), run as that user under their RLS.
+ */
+export function drainUsers(userIds: readonly string[]): void {
+  for (const userId of userIds) drainSoon(userContext(drainClaims(userId)))
 }

@@ -64,7 +64,9 @@ export const DocumentFileInputSchema = z
 
 /** POST ai/documents/process: `{title, text}` or `{title, content_base64, mime_type}`. */
 export const DocumentProcessSchema = z
-  .union([DocumentTextInputSchema, DocumentFileInputSchema])
+  .union([DocumentTextInputSchema, DocumentFileInputSchema], {
+    error: 'Send {title, text, mime_type?} or {title, content_base64, mime_type}',
+  })
   .openapi('DocumentProcess')
 
 export type DocumentProcessInput = z.infer<typeof DocumentProcessSchema>
@@ -80,6 +82,35 @@ export const DocumentProcessResultSchema = z.object({
   document: KnowledgeDocumentSchema,
   outcome: ProcessOutcomeSchema,
 })
+
+/** A file part of a multipart form (its `type` is the MIME type unless the form names one). */
+export const UploadFileSchema = z
+  .custom<Blob>((value) => value instanceof Blob, { message: 'A file is required in the form field "file"' })
+  .openapi({ type: 'string', format: 'binary' })
+
+const formMetadata = z
+  .string()
+  .max(64 * 1024)
+  .optional()
+  .openapi({ description: 'A JSON object (at most 64 KiB)' })
+
+/** POST ai/documents/process as `multipart/form-data`: the file and what the JSON body would say of it. */
+export const DocumentFormSchema = z
+  .object({
+    file: UploadFileSchema,
+    title: title.optional().openapi({ description: "The document's title (default: the file's name)" }),
+    mime_type: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: "Default: the file part's type" }),
+    source: source.openapi({ description: "A file name or URL (default: the file's name)" }),
+    metadata: formMetadata,
+  })
+  .openapi('DocumentUpload')
+
+export type DocumentForm = z.infer<typeof DocumentFormSchema>
 
 export const DocumentListQuerySchema = listQuerySchema.extend({
   status: DocumentStatusSchema.optional().openapi({ param: { name: 'status', in: 'query' } }),
@@ -150,10 +181,22 @@ export const PassageSchema = z
 
 export type Passage = z.infer<typeof PassageSchema>
 
-export const RagResultSchema = z.object({
-  query: z.string(),
-  embedding_model: z.enum(embeddingModelNames as [string, ...string[]]).nullable(),
-  passages: z.array(PassageSchema),
-})
+export const RagResultSchema = z
+  .object({
+    query: z.string(),
+    embedding_model: z.enum(embeddingModelNames as [string, ...string[]]).nullable(),
+    passages: z.array(PassageSchema),
+  })
+  .openapi('RagResult')
 
 export type RagResult = z.infer<typeof RagResultSchema>
+
+/** POST ai/rag/query with `generate` (JSON): the passages, and an answer grounded in them. */
+export const RagAnswerSchema = RagResultSchema.extend({
+  answer: z.string().openapi({ description: 'The answer, citing passages as [n]' }),
+  model: z.string().openapi({ description: 'The model that answered, provider:model' }),
+  cited: z.array(z.number().int()).openapi({
+    description:
+      'The passages the answer cites, by n, in the order first cited (numbers naming no passage are left out)',
+  }),
+}).openapi('RagAnswer')

@@ -2,16 +2,19 @@ import { createRequire } from 'node:module'
 import { z } from '@hono/zod-openapi'
 import { DomainError, ValidationError } from '../core/errors.ts'
 import { FlagSchema } from '../core/schemas.ts'
+import type { ServiceContext } from '../core/context.ts'
 import { defineVerb } from '../core/verb.ts'
 import { createNote } from '../notes/service.ts'
 import {
   checkSize,
+  decodeBase64,
   type Extracted,
   IMAGE_TYPES,
   isImageType,
   normalizeMimeType,
   UnsupportedMediaTypeError,
 } from './extract.ts'
+import { UploadFileSchema } from './schemas.ts'
 
 // An image of text (a photo of a handwritten page, a scan) → text: a vision-capable model when the
 // ai layer has registered one (it owns the providers; this layer cannot import it), else offline OCR
@@ -147,6 +150,22 @@ export const TranscribeSchema = z
   })
   .openapi('Transcribe')
 
+/** POST ai/transcribe as `multipart/form-data`: the image as a file, and the same flags. */
+export const TranscribeFormSchema = z
+  .object({
+    file: UploadFileSchema,
+    mime_type: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: "Default: the file part's type" }),
+    as_note: TranscribeSchema.shape.as_note,
+    extract_tasks: TranscribeSchema.shape.extract_tasks,
+    title: TranscribeSchema.shape.title,
+  })
+  .openapi('TranscribeUpload')
+
 const LIST_LINE = /^\s*(?:[-*•–]|\[[ xX]?\]|☐|☑|\d+[.)])\s*(?:\[([ xX]?)\]\s*)?(.+)$/
 
 /** The transcribed text as BlockNote blocks: list lines as checklist items (with extract_tasks), the rest as paragraphs. */
@@ -175,13 +194,31 @@ export function textBlocks(text: string, extractTasks: boolean) {
     })
 }
 
-function decodeBase64(encoded: string): Uint8Array {
-  const clean = encoded.replace(/\s+/g, '')
-  checkSize(Math.floor((clean.length * 3) / 4))
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1) {
-    throw new ValidationError([{ path: 'content_base64', message: 'Not valid base64' }])
-  }
-  return Uint8Array.from(atob(clean), (char) => char.charCodeAt(0))
+/** What a transcription request asks, once its image is bytes (a JSON body's base64, or a multipart form's file). */
+export interface TranscriptionRequest {
+  bytes: Uint8Array
+  mimeType: string
+  as_note: boolean
+  extract_tasks: boolean
+  title?: string
+}
+
+/** The image's text, and with `as_note` the note made of it (`note`). 415, 413, 422 as transcribeImage. */
+export async function transcribeUpload(ctx: ServiceContext, request: TranscriptionRequest) {
+  const type = normalizeMimeType(request.mimeType)
+  if (!isImageType(type))
+    throw new UnsupportedMediaTypeError(`Images may be ${IMAGE_TYPES.join(', ')}; not ${type}`)
+  const result = await transcribeImage(request.bytes, type)
+  if (!request.as_note) return result
+  const firstLine = result.text.split('\n').find((line) => line.trim()) ?? ''
+  const note = await createNote({
+    ctx,
+    input: {
+      title: (request.title || firstLine.replace(LIST_LINE, '$2')).slice(0, 500) || 'Transcription',
+      content: textBlocks(result.text, request.extract_tasks),
+    },
+  })
+  return { ...result, note }
 }
 
 /** POST ai/transcribe: `{text, engine, confidence?}`, and with `as_note` the note it made (`note`). */
@@ -189,15 +226,5 @@ export const transcribe = defineVerb('knowledge.transcribe', TranscribeSchema, a
   const type = normalizeMimeType(input.mime_type)
   if (!isImageType(type))
     throw new UnsupportedMediaTypeError(`Images may be ${IMAGE_TYPES.join(', ')}; not ${type}`)
-  const result = await transcribeImage(decodeBase64(input.content_base64), type)
-  if (!input.as_note) return result
-  const firstLine = result.text.split('\n').find((line) => line.trim()) ?? ''
-  const note = await createNote({
-    ctx,
-    input: {
-      title: (input.title || firstLine.replace(LIST_LINE, '$2')).slice(0, 500) || 'Transcription',
-      content: textBlocks(result.text, input.extract_tasks),
-    },
-  })
-  return { ...result, note }
+  return transcribeUpload(ctx, { ...input, bytes: decodeBase64(input.content_base64), mimeType: type })
 })

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 export const CONVERT = '/usr/bin/convert'
 export const canRender = existsSync(CONVERT)
 
-export function renderText(lines: string[], format: 'png' | 'jpeg' = 'png'): Uint8Array {
+export function renderText(lines: string[], format: 'png' | 'jpeg' | 'webp' = 'png'): Uint8Array {
   if (!canRender) throw new Error(`${CONVERT} is missing: apt-get install imagemagick`)
   // A canvas sized to the text (about 20 px a character, 50 a line at 36 points), the text drawn on it.
   const width = 80 + 22 * Math.max(...lines.map((line) => line.length))

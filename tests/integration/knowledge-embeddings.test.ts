@@ -40,6 +40,20 @@ describe('the local embedder (Universal Sentence Encoder Lite, offline)', () => 
     expect(await embedder.embed([])).toEqual([])
   })
 
+  it('lets the event loop run between texts: it computes on the thread that serves requests', async () => {
+    setAiConfigForTests(noProviders())
+    const embedder = await getEmbedder()
+    await embedder.embed(['warm up'])
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 1)
+    try {
+      await embedder.embed(Array.from({ length: 6 }, (_, i) => `The compost heap number ${i} needs turning.`))
+    } finally {
+      clearInterval(timer)
+    }
+    expect(ticks).toBeGreaterThan(0)
+  })
+
   it('embeds more texts than one batch holds, in order', async () => {
     const embedder = await getEmbedder('local:use-lite')
     const texts = Array.from({ length: 20 }, (_, i) => `Line ${i}: ${i % 2 ? 'gardening' : 'accounting'}`)

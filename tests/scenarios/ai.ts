@@ -45,6 +45,15 @@ async function runOf(owner: TestUser, sql: postgres.Sql) {
   return { id }
 }
 
+async function documentOf(owner: TestUser, sql: postgres.Sql) {
+  const [{ id }] = await sql`
+    insert into public.documents (user_id, title, checksum, status, content)
+    values (${owner.id}, 'victim’s document', ${crypto.randomUUID().replaceAll('-', '').repeat(2)}, 'ready',
+            'victim’s secret text')
+    returning id`
+  return { id }
+}
+
 /** A run of the victim's waiting for approval of a delete, with its kept state. */
 async function waitingRunOf(owner: TestUser, sql: postgres.Sql) {
   const { id } = await runOf(owner, sql)
@@ -88,6 +97,9 @@ async function undoableRunOf(owner: TestUser, sql: postgres.Sql) {
 /** What the shared security suite needs for the ai function. */
 export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
   name: 'ai',
+  // Called by the platform with the service-role key, which the suite offers as a bad token:
+  // tests/integration/knowledge-drain.test.ts checks that users' tokens and forgeries get 401.
+  publicRoutes: ['POST /ai/knowledge/drain-due'],
   fixtures: {
     '/ai/agents/{id}': agentOf,
     '/ai/runs/{id}': runOf,
@@ -96,6 +108,8 @@ export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
     '/ai/schedules/{id}': scheduleOf,
     '/ai/schedules/{id}/run': scheduleOf,
     '/ai/runs/{id}/undo': undoableRunOf,
+    '/ai/documents/{id}': documentOf,
+    '/ai/documents/{id}/reindex': documentOf,
   },
   serviceRoutes: ['POST /ai/schedules/due'],
   bodies: {
@@ -106,6 +120,11 @@ export const aiSecurity: Omit<SecuritySuiteOptions, 'app'> = {
     'POST /ai/schedules': { kind: 'daily_plan' },
     'PUT /ai/schedules/{id}': { enabled: false, cron: '* * * * *' },
     'POST /ai/runs/{id}/undo': { force: true },
+    'POST /ai/documents/process': { title: 'pwned', text: 'pwned' },
+    'POST /ai/rag/query': { query: 'victim secret text', k: 50 },
+    // Not an image it can decode: refused (422) before any OCR runs.
+    'POST /ai/transcribe': { content_base64: 'cHduZWQ=', mime_type: 'image/png', as_note: true },
+    'POST /ai/knowledge/drain': {},
   },
 }
 

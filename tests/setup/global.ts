@@ -44,6 +44,8 @@ export default async function setup(project: TestProject) {
     dbPort: 0,
     dbUrl,
     envFiles: false,
+    // Tests drain the knowledge queue themselves (or through the routes), never on a timer's tick.
+    knowledgeDrainIntervalMs: 0,
     log: (name, line) => logs.push(`[${name}] ${line}`),
   })
   if (dbUrl) console.log(`The suite runs on ${stack.databaseVersion} at ${new URL(dbUrl).host}.`)

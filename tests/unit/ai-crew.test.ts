@@ -44,6 +44,8 @@ describe('the built-in crew', () => {
     expect(writers('delete_task')).toEqual(['task_manager'])
     expect(writers('create_reflection')).toEqual(['reflection_coach'])
     expect(writers('update_goal_progress')).toEqual(['goal_coach'])
+    // The user's notes and documents are searched by the agent the user talks to and by the keeper of them.
+    expect(writers('search_knowledge')).toEqual(['coordinator', 'knowledge'])
     // Every tool has an agent that may call it.
     for (const tool of toolNames) expect(writers(tool).length).toBeGreaterThan(0)
   })

@@ -126,4 +126,33 @@ describe('chunkText', () => {
       headingPath: [],
     })
   })
+
+  it('cuts runs without white space (a pasted blob, CJK text) into faithful, bounded slices', async () => {
+    // Counted whole, such a run cost time quadratic in its length: 10,000 characters took 30 s.
+    const blob = `# Pasted\n\n${'QmFzZTY0'.repeat(25_000)}`
+    const blobChunks = await chunkText(blob, { format: 'markdown' })
+    expectFaithful(blob, blobChunks, 200)
+    expect(blobChunks.map((chunk) => chunk.content).join('').length).toBeGreaterThanOrEqual(200_000)
+    const poem = '春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。'.repeat(800)
+    const poemChunks = await chunkText(poem, { format: 'plain' })
+    expectFaithful(poem, poemChunks, 200)
+    // Cut at the sentence and clause marks (each kept with the piece after it), where there are any.
+    expect(poemChunks.every((chunk) => /^[。，]/.test(chunk.content) || chunk.charStart === 0)).toBe(true)
+    // A window never parts a surrogate pair.
+    const emoji = '🌱'.repeat(5_000)
+    const emojiChunks = await chunkText(emoji, { format: 'plain' })
+    expectFaithful(emoji, emojiChunks, 200)
+    for (const chunk of emojiChunks) expect(chunk.content).toMatch(/^(🌱)+$/u)
+  })
+
+  it('lets the event loop run while it works, so other requests (and their transactions) go on', async () => {
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 1)
+    try {
+      await chunkText(`${paragraph(1, 400)}\n\n${'x'.repeat(50_000)}`, { format: 'plain' })
+    } finally {
+      clearInterval(timer)
+    }
+    expect(ticks).toBeGreaterThan(0)
+  })
 })

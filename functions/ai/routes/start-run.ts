@@ -65,7 +65,7 @@ export function register(app: App): void {
     const input = c.req.valid('json')
     const ctx = serviceContext(c)
     const token = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '').trim()
-    const { run, agent } = await startRun.trusted({ ctx, input })
+    const { run, agent, message } = await startRun.trusted({ ctx, input })
     // The work's own transactions count against the user's limits, not the client address's.
     const workCtx = userContext(ctx.claims)
     const broadcaster = new RunBroadcaster(
@@ -96,6 +96,7 @@ export function register(app: App): void {
             agent,
             sink: allSinks([realtime, uiMessageSink(writer, run)]),
             seq: () => broadcaster.nextSeq(),
+            question: message.content,
             // The client going away (useChat's stop()) cancels the run.
             signal: c.req.raw.signal,
           })
@@ -109,9 +110,14 @@ export function register(app: App): void {
     }
 
     inBackground(
-      executeRun({ ctx: workCtx, run, agent, sink: realtime, seq: () => broadcaster.nextSeq() }).then(() =>
-        broadcaster.settled(),
-      ),
+      executeRun({
+        ctx: workCtx,
+        run,
+        agent,
+        sink: realtime,
+        seq: () => broadcaster.nextSeq(),
+        question: message.content,
+      }).then(() => broadcaster.settled()),
     )
     return c.json(run, 202)
   })
