@@ -98,12 +98,18 @@ if (!port) throw new Error('scripts/stack/database-worker.ts runs as a worker th
 const reply = (message: WorkerReply) => port.postMessage(message)
 
 try {
-  const { db, server, port: bound, version } = await start(workerData as WorkerData)
+  const data = workerData as WorkerData
+  const turnPending = new Int32Array(data.turnPending)
+  const { db, server, port: bound, version } = await start(data)
   let stopHints: (() => void) | undefined
   port.on('message', async (message: WorkerRequest) => {
     if (message.type === 'hints') {
       stopHints?.()
-      stopHints = message.on ? server.onTurnEnd(() => reply({ type: 'turn' })) : undefined
+      // One message at a time: a turn that ends while one is on its way is told by it.
+      const onTurnEnd = () => {
+        if (Atomics.exchange(turnPending, 0, 1) === 0) reply({ type: 'turn' })
+      }
+      stopHints = message.on ? server.onTurnEnd(onTurnEnd) : undefined
     } else if (message.type === 'stop') {
       stopHints?.()
       try {

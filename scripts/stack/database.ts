@@ -48,9 +48,9 @@ export interface Database {
   /** Nothing was migrated here before: the seed runs once the migrations have. */
   fresh: boolean
   /**
-   * The embedded database only: calls `listener` whenever a client's turn on its one session
-   * ends, i.e. whenever a transaction may have committed (the local Realtime server reads its
-   * change outbox then); returns the unsubscriber.
+   * The embedded database only: calls `listener` after a client's turn on its one session ends,
+   * i.e. when a transaction may have committed (the local Realtime server reads its change outbox
+   * then); turns that end close together may share one call. Returns the unsubscriber.
    */
   onTurnEnd?(listener: () => void): () => void
   stop(): Promise<void>
@@ -62,6 +62,12 @@ export interface WorkerData {
   host: string
   port: number
   reset: boolean
+  /**
+   * One Int32 shared by both threads: 1 while a `turn` message is on its way to the main thread.
+   * Turns that end meanwhile ride on it (its listeners run after them), so a busy main thread
+   * gets one message for many turns rather than one each.
+   */
+  turnPending: SharedArrayBuffer
 }
 export type WorkerRequest = { type: 'hints'; on: boolean } | { type: 'stop' }
 export type WorkerReply =
@@ -128,7 +134,14 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
   const log = options.log ?? ((line: string) => console.error(`[database] ${line}`))
   const fresh = !dataDir || Boolean(options.reset) || !existsSync(dataDir)
   const unlock = dataDir ? lockDataDir(dataDir) : () => {}
-  const data: WorkerData = { dataDir, host, port: options.port, reset: Boolean(options.reset) }
+  const turnPending = new Int32Array(new SharedArrayBuffer(4))
+  const data: WorkerData = {
+    dataDir,
+    host,
+    port: options.port,
+    reset: Boolean(options.reset),
+    turnPending: turnPending.buffer as SharedArrayBuffer,
+  }
   const worker = new Worker(WORKER, { workerData: data })
   const listeners = new Set<() => void>()
   let stopping = false
@@ -140,8 +153,11 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
       worker.on('message', (message: WorkerReply) => {
         if (message.type === 'ready') resolve(message)
         else if (message.type === 'failed') reject(new Error(message.message))
-        else if (message.type === 'turn') for (const listener of listeners) listener()
-        else if (message.type === 'stopped') onStopped?.(message)
+        else if (message.type === 'turn') {
+          // Cleared first: a turn that ends from now on sends a message of its own.
+          Atomics.store(turnPending, 0, 0)
+          for (const listener of listeners) listener()
+        } else if (message.type === 'stopped') onStopped?.(message)
       })
       worker.on('error', (error) => {
         reject(error)

@@ -13,7 +13,7 @@ import { createTokenVerifier, TokenError } from './tokens.ts'
 export type { Limits } from './hub.ts'
 
 export interface RealtimeServerOptions {
-  /** The database, as a superuser (postgres). */
+  /** The database, as supabase_admin (as hosted Realtime logs in) or postgres (tests). */
   dbUrl: string
   keys: Pick<StackKeys, 'jwtSecret' | 'jwks'>
   limits?: Partial<Limits>
