@@ -467,7 +467,11 @@ export const agentTools: Record<ToolName, AgentTool> = {
       }
     },
   },
-  list_goals: verbTool('list_goals', 'List the user’s goals by timeframe or status', listGoals as AnyVerb),
+  list_goals: verbTool(
+    'list_goals',
+    'List the user’s goals by timeframe or status, or find them by words (q)',
+    listGoals as AnyVerb,
+  ),
   create_goal: {
     ...verbTool('create_goal', 'Create a goal for the user', createGoal as AnyVerb),
     propose: async (_ctx, args) => {

@@ -23,6 +23,16 @@ export const listQuerySchema = z.object({
 
 export type ListQuery = z.infer<typeof listQuerySchema>
 
+/** `q`: a full-text search (websearch syntax, the 'simple' configuration) over the fields named. */
+export const searchQuery = (over: string) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({ description: `Full-text search over ${over}` })
+
 /** A list page as every list verb answers it. */
 export interface Page<Item> {
   data: Item[]

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi'
 import { DocumentSchema } from '../blocknote/schema.ts'
-import { listQuerySchema } from '../core/pages.ts'
+import { listQuerySchema, searchQuery } from '../core/pages.ts'
 import { FlagSchema, MetadataSchema, rowChangeSchema, TimestampSchema } from '../core/schemas.ts'
 
 /** A note's content may take this many bytes, measured as Postgres prints the jsonb. */
@@ -52,13 +52,7 @@ export const NoteListQuerySchema = listQuerySchema.extend({
     .openapi({ description: 'Children of this note, or `root` for top-level notes' }),
   is_archived: FlagSchema.default(false).openapi({ description: 'Default false' }),
   is_pinned: FlagSchema.optional(),
-  q: z
-    .string()
-    .trim()
-    .min(1)
-    .max(200)
-    .optional()
-    .openapi({ description: 'Full-text search over title and content' }),
+  q: searchQuery('title and content'),
 })
 
 export const NoteChangeSchema = rowChangeSchema(NoteUpdateSchema)

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { listQuerySchema } from '../core/pages.ts'
+import { listQuerySchema, searchQuery } from '../core/pages.ts'
 import { DateSchema, listOf, MetadataSchema, rowChangeSchema, TimestampSchema } from '../core/schemas.ts'
 
 /** From longest to shortest, as the database enum orders them: a parent's is never after its child's. */
@@ -73,6 +73,7 @@ export const GoalListQuerySchema = listQuerySchema.extend({
     .union([z.uuid(), z.literal('root')])
     .optional()
     .openapi({ description: 'Sub-goals of this goal, or `root` for top-level goals' }),
+  q: searchQuery('title and description'),
 })
 
 export const ReflectionSchema = z

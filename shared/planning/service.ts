@@ -54,6 +54,7 @@ export const listGoals = defineVerb('goals.list', GoalListQuerySchema, async ({ 
         ${input.timeframe ? tx`and timeframe = any(${input.timeframe}::public.goal_timeframe[])` : tx``}
         ${input.status ? tx`and status = any(${input.status}::public.goal_status[])` : tx``}
         ${input.parent_goal_id === 'root' ? tx`and parent_goal_id is null` : input.parent_goal_id ? tx`and parent_goal_id = ${input.parent_goal_id}` : tx``}
+        ${input.q ? tx`and search @@ websearch_to_tsquery('simple', ${input.q})` : tx``}
         ${after ? tx`and (created_at, id) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : tx``}
       order by created_at desc, id desc
       limit ${input.limit + 1}`,

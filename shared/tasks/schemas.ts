@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { listQuerySchema } from '../core/pages.ts'
+import { listQuerySchema, searchQuery } from '../core/pages.ts'
 import {
   DateSchema,
   IdInputSchema,
@@ -99,13 +99,7 @@ export const TaskListQuerySchema = listQuerySchema.extend({
     .optional()
     .openapi({ description: 'Subtasks of this task, or `root` for top-level tasks' }),
   source: listOf(TaskSourceSchema).optional(),
-  q: z
-    .string()
-    .trim()
-    .min(1)
-    .max(200)
-    .optional()
-    .openapi({ description: 'Full-text search over title and description' }),
+  q: searchQuery('title and description'),
   sort: z.enum(TASK_SORTS).default('created_at').openapi({
     description:
       'created_at (newest first), due_date (soonest first, undated last) or priority (most urgent first)',

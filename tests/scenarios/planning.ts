@@ -233,6 +233,37 @@ export function planningScenarios({ name, api }: Target) {
         }
       })
 
+      it('finds goals by words in their title or description (q, full text), only the user’s own', async ({
+        ada,
+      }) => {
+        const user = await createUser('goal-searcher')
+        const marathon = await createGoal(user, { title: 'Run a marathon', timeframe: 'yearly' })
+        const spanish = await createGoal(user, {
+          title: 'Learn a language',
+          description: 'Spanish, so the trip to Sevilla is easier',
+          timeframe: 'yearly',
+        })
+        await createGoal(user, { title: 'Read twelve books', timeframe: 'yearly' })
+        // Ada's goal has the same words: never in this user's results.
+        await createGoal(ada, { title: 'Run a marathon too', timeframe: 'yearly' })
+        const ids = async (query: string) =>
+          (await expectJson<Page<Goal>>(await api('GET', `/planning/goals${query}`, { user }), 200)).data.map(
+            (goal) => goal.id,
+          )
+        expect(await ids('?q=marathon')).toEqual([marathon.id])
+        expect(await ids('?q=sevilla')).toEqual([spanish.id])
+        expect(await ids(`?q=${encodeURIComponent('learn OR marathon')}`)).toEqual([spanish.id, marathon.id])
+        expect(await ids('?q=marathon&timeframe=weekly')).toEqual([])
+        expect(await ids('?q=unicycle')).toEqual([])
+        for (const query of ['?q=', `?q=${'x'.repeat(201)}`]) {
+          await expectErrorEnvelope(
+            await api('GET', `/planning/goals${query}`, { user }),
+            422,
+            'validation_failed',
+          )
+        }
+      })
+
       it('pages by keyset: every goal once and in order, while goals are added between pages', async () => {
         const user = await createUser('goal-pager')
         for (let i = 0; i < 7; i++) await createGoal(user, { title: `g${i}`, timeframe: 'daily' })
