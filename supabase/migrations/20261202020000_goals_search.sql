@@ -8,3 +8,13 @@ alter table public.goals
   ) stored;
 
 create index goals_search_idx on public.goals using gin (search);
+
+-- The trace of agents' changes leaves generated columns out (20261202001000_agent_run_actions.sql):
+-- the goals' trigger now names the new one, as the notes' and tasks' do.
+drop trigger record_agent_changes on public.goals;
+create trigger record_agent_changes
+  after insert or update or delete on public.goals
+  for each row
+  when (pg_catalog.current_setting('consilium.agent_run_id', true) <> ''
+        or pg_catalog.current_setting('consilium.undo_row', true) <> '')
+  execute function private.record_agent_change('search');

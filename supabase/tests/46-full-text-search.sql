@@ -1,4 +1,4 @@
--- Full-text search tells one story: notes, tasks and document chunks keep a generated `search`
+-- Full-text search tells one story: notes, tasks, goals and document chunks keep a generated `search`
 -- vector in the 'simple' configuration, queried with websearch_to_tsquery('simple', …)
 -- (docs/adr/0016-full-text-search-configuration.md).
 begin;
@@ -9,8 +9,8 @@ select set_eq(
      from pg_attribute a join pg_class c on c.oid = a.attrelid
      where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'
        and a.atttypid = 'tsvector'::regtype and not a.attisdropped $$,
-  $$ values ('notes', 'search'), ('tasks', 'search'), ('document_chunks', 'search') $$,
-  'notes, tasks and document chunks each have one full-text vector, named search'
+  $$ values ('notes', 'search'), ('tasks', 'search'), ('goals', 'search'), ('document_chunks', 'search') $$,
+  'notes, tasks, goals and document chunks each have one full-text vector, named search'
 );
 
 select is_empty(
