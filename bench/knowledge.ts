@@ -70,7 +70,7 @@ const times = [
   'the new year',
 ]
 
-export function sentences(count: number): string[] {
+function sentences(count: number): string[] {
   const out: string[] = []
   for (let i = 0; out.length < count; i++) {
     const s = subjects[i % subjects.length]
@@ -97,7 +97,7 @@ function unit(vector: number[]): number[] {
   return vector.map((value) => value / length)
 }
 
-export async function loadCorpus(
+async function loadCorpus(
   sql: postgres.Sql,
   userId: string,
   size: number,
@@ -105,6 +105,14 @@ export async function loadCorpus(
   vectors: number[][],
 ) {
   const rand = random(size)
+  // The model's HNSW index and the full-text GIN index are built once after the load, as a bulk
+  // load would (much faster than row by row), each as its migration defines it.
+  const rebuilt = await sql<Array<{ name: string; definition: string }>>`
+    select indexrelid::regclass::text as name, pg_get_indexdef(indexrelid) as definition
+    from pg_index
+    where indexrelid in ('public.document_chunks_embedding_use_lite_idx'::regclass,
+                         'public.document_chunks_search_idx'::regclass)`
+  for (const { name } of rebuilt) await sql.unsafe(`drop index ${name}`)
   await sql`delete from public.documents where user_id = ${userId}`
   // The embedded database never vacuums on its own: the rows of the size before are gone, not dead.
   await sql`vacuum public.document_chunks`
@@ -115,14 +123,6 @@ export async function loadCorpus(
       values (${userId}, ${`Bench document ${d}`}, 'ready', 'local:use-lite') returning id`
     ids.push(row.id)
   }
-  // The model's HNSW index and the full-text GIN index are built once after the load, as a bulk
-  // load would (much faster than row by row), each as its migration defines it.
-  const rebuilt = await sql<Array<{ name: string; definition: string }>>`
-    select indexrelid::regclass::text as name, pg_get_indexdef(indexrelid) as definition
-    from pg_index
-    where indexrelid in ('public.document_chunks_embedding_use_lite_idx'::regclass,
-                         'public.document_chunks_search_idx'::regclass)`
-  for (const { name } of rebuilt) await sql.unsafe(`drop index ${name}`)
   const batch = 1000
   for (let start = 0; start < size; start += batch) {
     const rows = []
