@@ -1,3 +1,4 @@
+import { type Agent, request } from 'node:http'
 import { performance } from 'node:perf_hooks'
 
 export interface Measurement {
@@ -107,4 +108,27 @@ export async function signUp(
   })
   if (!response.ok) throw new Error(`signup failed: ${response.status} ${await response.text()}`)
   return (await response.json()) as BenchSession
+}
+
+/**
+ * GETs `url` over `agent`'s kept-alive connections and reads the answer, failing loudly on a non-2xx
+ * status as expectOk does. The request-path bench's client: node:http costs the bench's process
+ * far less CPU per request than fetch (undici's streams, Headers and signals), and on a machine of
+ * two cores the client's CPU is taken from the path it measures (docs/adr/0037-request-path-waits.md).
+ */
+export function getOk(agent: Agent, url: string, headers: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('error', reject)
+      res.on('end', () => {
+        const status = res.statusCode ?? 0
+        if (status >= 200 && status < 300) resolve()
+        else reject(new Error(`benchmark request failed: ${status} ${Buffer.concat(chunks).toString()}`))
+      })
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }

@@ -1,8 +1,9 @@
+import { Agent } from 'node:http'
 import { userContext } from '../shared/core/context.ts'
 import { verifyAccessToken } from '../shared/http/require-user.ts'
 import { listNotes } from '../shared/notes/service.ts'
 import { getMe } from '../shared/users/service.ts'
-import { expectOk, type Measurement, measureSteady } from './lib.ts'
+import { getOk, type Measurement, measureSteady } from './lib.ts'
 import type { BenchContext } from './run.ts'
 
 // The request path against what it costs at least: each case through the whole path (gateway →
@@ -11,7 +12,9 @@ import type { BenchContext } from './run.ts'
 // the same way (BEGIN, the settings, the statement and COMMIT in one write for these one-statement
 // verbs, ADR 0023), on a pool as large as a function's. Each at concurrency 1, 8 and 32; passes
 // repeat until two in a row agree within 5% (the first warms the JIT, the pools and the plan
-// caches); the last is reported.
+// caches); the last is reported. The full path's client is node:http on kept-alive connections,
+// not fetch: it runs in this process, beside the gateway, and fetch's own CPU per request (more
+// than the gateway's) would be counted against the path (ADR 0037).
 
 const CONCURRENCY = [1, 8, 32]
 const NOTES = 200
@@ -23,31 +26,36 @@ export async function benchRequestPath({ stack, sql, user }: BenchContext): Prom
   const ctx = userContext(await verifyAccessToken(user.token))
   const headers = { authorization: `Bearer ${user.token}` }
   const api = `${stack.apiUrl}/functions/v1`
+  const agent = new Agent({ keepAlive: true, maxSockets: Math.max(...CONCURRENCY) })
   const cases = [
     {
       name: 'GET users/me',
-      full: async () => expectOk(await fetch(`${api}/users/me`, { headers })),
+      full: () => getOk(agent, `${api}/users/me`, headers),
       direct: () => getMe.trusted({ ctx, input: {} }),
     },
     {
       name: 'GET notes?limit=50',
-      full: async () => expectOk(await fetch(`${api}/notes?limit=50`, { headers })),
+      full: () => getOk(agent, `${api}/notes?limit=50`, headers),
       direct: () => listNotes.trusted({ ctx, input: { limit: 50, is_archived: false } }),
     },
   ]
   const rows: Measurement[] = []
-  for (const { name, full, direct } of cases) {
-    for (const concurrency of CONCURRENCY) {
-      const options = { requests: concurrency === 1 ? 1000 : 3000, concurrency, warmup: 300 }
-      const path = await measureSteady(`${name}, full path`, full, options)
-      const statements = await measureSteady(`${name}, its statements directly`, direct, options)
-      rows.push(path, statements)
-      console.log(
-        `${name} at concurrency ${concurrency}: full path ${(path.rps / statements.rps).toFixed(2)} of the ` +
-          `direct statements' throughput; p50 ${path.p50.toFixed(2)} ms vs ${statements.p50.toFixed(2)} ms ` +
-          `(passes agreeing within ${(path.spread * 100).toFixed(0)}% and ${(statements.spread * 100).toFixed(0)}%)`,
-      )
+  try {
+    for (const { name, full, direct } of cases) {
+      for (const concurrency of CONCURRENCY) {
+        const options = { requests: concurrency === 1 ? 1000 : 3000, concurrency, warmup: 300 }
+        const path = await measureSteady(`${name}, full path`, full, options)
+        const statements = await measureSteady(`${name}, its statements directly`, direct, options)
+        rows.push(path, statements)
+        console.log(
+          `${name} at concurrency ${concurrency}: full path ${(path.rps / statements.rps).toFixed(2)} of the ` +
+            `direct statements' throughput; p50 ${path.p50.toFixed(2)} ms vs ${statements.p50.toFixed(2)} ms ` +
+            `(passes agreeing within ${(path.spread * 100).toFixed(0)}% and ${(statements.spread * 100).toFixed(0)}%)`,
+        )
+      }
     }
+  } finally {
+    agent.destroy()
   }
   return rows
 }

@@ -128,20 +128,30 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     )
     const apiUrl = `http://${host}:${apiPort}`
 
+    // The embedded database's clients share one session, so LISTEN would not reach the Realtime
+    // server: it says instead when a client's turn ends, i.e. when a transaction may have committed.
+    // Only while a channel is joined, as nobody hears of a change otherwise: a hint is a message
+    // from the database's thread to this one, which every request would pay for (ADR 0037).
+    let stopHints: (() => void) | undefined
     const realtime = await createRealtimeServer({
       dbUrl: database.superuserUrl,
       keys,
       log: (line) => log('realtime', line),
       // A PostgreSQL server tells the Realtime server of commits (NOTIFY from the capture triggers).
       listen: !database.embedded,
+      onChannels: (any) => {
+        if (any) stopHints ??= database.onTurnEnd?.(() => realtime.changesMayHaveCommitted())
+        else {
+          stopHints?.()
+          stopHints = undefined
+        }
+      },
     })
     gatewayOptions.realtime = realtime
     cleanups.push(() => realtime.close())
-    // The embedded database's clients share one session, so LISTEN would not reach the Realtime
-    // server: it says instead when a client's turn ends, i.e. when a transaction may have committed.
-    const stopHints = database.onTurnEnd?.(() => realtime.changesMayHaveCommitted())
     cleanups.push(async () => {
       stopHints?.()
+      stopHints = undefined
     })
 
     const auth = projectConfig().auth ?? {}

@@ -570,10 +570,15 @@ class Connection {
   }
 
   /**
-   * Forwards the client's messages a segment at a time: the messages up to and including the next
-   * point where the client waits for an answer (Sync, Query, Flush), in one call into PGlite,
-   * whose loop reads them one after another as a server reads its socket. A pipelined statement
-   * (Bind, Execute, Sync) is then one call instead of three, and one turn check.
+   * Forwards the client's messages as they arrived: all of them (up to a Terminate) in one call
+   * into PGlite, whose loop reads them one after another as a server reads its socket, and the
+   * answers in one write. A transaction the client pipelined (withUser's BEGIN, settings,
+   * statement and COMMIT, each a Bind, Execute and Sync) is then one call, one write and one turn
+   * check instead of four of each (docs/adr/0037-request-path-waits.md). Nothing runs here that
+   * the client could not have run by leaving out the Syncs between its statements: every message
+   * is screened as before, and a client that became another role is refused after the call, before
+   * anything it sends later runs. The turn is held through the call, so another connection waits
+   * for the messages that had already arrived, never longer.
    */
   private async runMessages(messages: Message[]): Promise<void> {
     const db = this.server.db
@@ -602,7 +607,6 @@ class Connection {
         }
         parts.push(bytes)
         last = type
-        if (type === 'S' || type === 'Q' || type === 'H') break
       }
       await this.server.acquire(this)
       if (this.done) {

@@ -22,7 +22,7 @@ export interface ServedRealtime {
  */
 export async function serveRealtime(
   limits: Partial<Limits> = {},
-  feed: { poll?: Partial<PollOptions>; listen?: boolean } = {},
+  feed: { poll?: Partial<PollOptions>; listen?: boolean; onChannels?: (any: boolean) => void } = {},
 ): Promise<ServedRealtime> {
   const logs: string[] = []
   const waiters: Array<() => void> = []

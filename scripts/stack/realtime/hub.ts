@@ -60,6 +60,8 @@ export class Hub {
   readonly connections = new Set<Connection>()
   /** Called when a channel joins, so the change feed stops idling. */
   onJoin: () => void = () => {}
+  /** Called with true when the first channel joins and with false when the last one leaves. */
+  onChannels: (any: boolean) => void = () => {}
 
   private sessionCheck: Promise<void> | undefined
   private recheck = false
@@ -145,14 +147,16 @@ export class Hub {
     this.topics.set(channel.key, channels)
     channels.add(channel)
     if (channel.changes.length) this.changeListeners.add(channel)
+    if (this.channelCount === 1) this.onChannels(true)
     this.onJoin()
   }
 
   remove(channel: Channel): void {
     const channels = this.topics.get(channel.key)
-    channels?.delete(channel)
+    const removed = channels?.delete(channel) ?? false
     if (channels?.size === 0) this.topics.delete(channel.key)
     this.changeListeners.delete(channel)
+    if (removed && this.channelCount === 0) this.onChannels(false)
   }
 
   /** Counts `connection` as one of `sub`'s sockets; false when that would pass the limit. */

@@ -24,6 +24,11 @@ export interface RealtimeServerOptions {
    * whose clients share one session, the stack calls changesMayHaveCommitted() instead.
    */
   listen?: boolean
+  /**
+   * Called with true when the first channel joins and with false when the last one leaves: only in
+   * between does a hint to changesMayHaveCommitted() make anyone hear of a change sooner.
+   */
+  onChannels?: (any: boolean) => void
   /** Where unexpected problems are reported; stderr by default. */
   log?: Log
 }
@@ -56,6 +61,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions): Prom
   let closing = false
 
   hub.onJoin = () => feed.wake()
+  if (options.onChannels) hub.onChannels = options.onChannels
   try {
     await feed.start()
     if (options.listen) await store.listen(() => feed.committed())
