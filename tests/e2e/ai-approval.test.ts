@@ -1,7 +1,7 @@
 import type { SupabaseClient } from '@supabase/supabase-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
-import { aiFunctionWorker } from '../helpers/ai-worker.ts'
+import { aiFunctionWorker, providerCases } from '../helpers/ai-worker.ts'
 import { type FakeAnthropic, startFakeAnthropic } from '../helpers/fake-anthropic.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { createConversation, Inbox, realtimeClient, subscribed } from '../helpers/realtime-client.ts'
@@ -54,26 +54,7 @@ afterAll(async () => {
   await sql.end()
 })
 
-const cases = [
-  {
-    provider: 'openai',
-    env: () => ({
-      OPENAI_API_KEY: openai.apiKey as string,
-      OPENAI_BASE_URL: openai.url,
-      AI_DEFAULT_MODEL: 'openai:gpt-e2e',
-    }),
-    fake: () => openai,
-  },
-  {
-    provider: 'anthropic',
-    env: () => ({
-      ANTHROPIC_API_KEY: anthropic.apiKey as string,
-      ANTHROPIC_BASE_URL: anthropic.url,
-      AI_DEFAULT_MODEL: 'anthropic:claude-e2e',
-    }),
-    fake: () => anthropic,
-  },
-] as const
+const cases = providerCases(() => ({ openai, anthropic }))
 
 describe.each(cases)('approval over Realtime ($provider)', ({ env, fake }) => {
   let first: FunctionWorker

@@ -1,7 +1,7 @@
 import type { SupabaseClient } from '@supabase/supabase-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
-import { aiFunctionWorker } from '../helpers/ai-worker.ts'
+import { aiFunctionWorker, openaiEnv } from '../helpers/ai-worker.ts'
 import { startSchedulesTimer } from '../../scripts/stack/schedules-timer.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { createConversation, Inbox, realtimeClient, subscribed } from '../helpers/realtime-client.ts'
@@ -41,9 +41,7 @@ const sql = adminSql()
 /** The ai function under Deno, as the stack runs it, with this test's fake as its provider. */
 async function aiWorker(): Promise<string> {
   const worker = aiFunctionWorker({
-    OPENAI_API_KEY: openai.apiKey as string,
-    OPENAI_BASE_URL: openai.url,
-    AI_DEFAULT_MODEL: 'openai:gpt-e2e',
+    ...openaiEnv(openai),
   })
   workers.push(worker)
   return `http://127.0.0.1:${await worker.whenReady()}`

@@ -2,7 +2,7 @@ import { createClient, FunctionsHttpError, type SupabaseClient } from '@supabase
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import type { FunctionWorker } from '../../scripts/stack/functions/runner.ts'
-import { aiFunctionWorker } from '../helpers/ai-worker.ts'
+import { aiFunctionWorker, openaiEnv } from '../helpers/ai-worker.ts'
 import { checkItem, paragraph } from '../helpers/domain.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import type { FakeReply } from '../helpers/fake-provider.ts'
@@ -44,9 +44,7 @@ const sql = adminSql()
 beforeAll(async () => {
   openai = await startFakeOpenAI()
   worker = aiFunctionWorker({
-    OPENAI_API_KEY: openai.apiKey as string,
-    OPENAI_BASE_URL: openai.url,
-    AI_DEFAULT_MODEL: 'openai:gpt-e2e',
+    ...openaiEnv(openai),
     AI_RUNS_PER_MINUTE: '0',
   })
   aiUrl = `http://127.0.0.1:${await worker.whenReady()}`
