@@ -7,12 +7,12 @@ export type { Tx } from '../core/context.ts'
 
 // A request runs in one transaction as the user (docs/adr/0001, 0009, 0023): `request.jwt.claims`
 // (bound as a parameter, never pasted into SQL) and `role authenticated`, both transaction-local,
-// so RLS decides every row. The same statement checks that the token's session still lives
-// (tokens are verified without calling Auth, so one would outlive a sign-out by up to its hour):
-// private.require_live_session raises CS401 if not, which aborts the transaction, so nothing the
-// request did is kept and it is answered 401 (core/errors.ts maps CS401). The statement also
-// counts the request against the rate limits (private.count_request, ADR 0022): over one, it
-// raises CS429 (a 429 with Retry-After). For an agent acting in a run it also names the run and the
+// so RLS decides every row. The same statement, in one call of private.begin_request (ADR 0037),
+// checks that the token's session still lives (tokens are verified without calling Auth, so one
+// would outlive a sign-out by up to its hour): it raises CS401 if not, which aborts the
+// transaction, so nothing the request did is kept and it is answered 401 (core/errors.ts maps
+// CS401). It also counts the request against the rate limits (ADR 0022): over one, it raises
+// CS429 (a 429 with Retry-After). For an agent acting in a run it also names the run and the
 // tool call (consilium.agent_run_id, consilium.agent_step_id), so that a trigger records the
 // agent's changes in the run's trace in the same transaction (ADR 0029); for the user's own
 // requests both are set empty, so their edits are never traced.
@@ -40,8 +40,8 @@ function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined,
              set_config('role', 'authenticated', true),
              set_config('consilium.agent_run_id', ${agent?.runId ?? ''}, true),
              set_config('consilium.agent_step_id', ${agent?.stepId ?? ''}, true),
-             private.require_live_session(${claims.session_id ?? null}::uuid),
-             private.count_request(${address ?? null}, ${perUserPerMinute}, ${perAddressPerMinute})`.execute(),
+             private.begin_request(${claims.session_id ?? null}::uuid, ${address ?? null},
+                                   ${perUserPerMinute}, ${perAddressPerMinute})`.execute(),
   ])
 }
 
