@@ -55,6 +55,24 @@ describe('a client that goes away', () => {
     // The function sees its caller leave long before its 5 s are up.
     await until(async () => (await state()).abandoned > before, 'the function saw its caller go')
   })
+
+  it('gives up its place in the queue: the next one waiting gets the connection', async () => {
+    const port = await startGateway({ socketsPerFunction: 1, socketsPerClient: 1, queueMs: 5000 })
+    const holder = call(port, 'slow?ms=600', '127.0.0.1')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // Waits behind the holder, then leaves; had it kept its place it would hold the one connection
+    // for its 3 s after the holder, and the request after it would wait that long.
+    const controller = new AbortController()
+    const leaving = call(port, 'slow?ms=3000', '127.0.0.1', controller.signal).catch(() => 'aborted')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const next = call(port, 'ping', '127.0.0.1')
+    controller.abort()
+    expect(await leaving).toBe('aborted')
+    const started = Date.now()
+    expect((await next).status).toBe(200)
+    expect((await holder).status).toBe(200)
+    expect(Date.now() - started).toBeLessThan(2500)
+  })
 })
 
 describe('a request body that stalls', () => {
