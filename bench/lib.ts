@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import { type Agent, request } from 'node:http'
 import { performance } from 'node:perf_hooks'
 
@@ -8,6 +9,75 @@ export interface Measurement {
   rps: number
   p50: number
   p99: number
+  /** CPU per request in ms by where it ran, when measured with `cpu` (Linux only). */
+  cpu?: CpuSplit
+}
+
+/**
+ * CPU time so far (ms), from /proc: this process's main thread (in the request-path bench, the
+ * gateway and the bench's client), its other threads (the embedded database's thread, V8's and
+ * libuv's helpers) and its child processes and theirs (the Deno functions). Wall-clock latency
+ * moves with how fast this shared machine is that hour; CPU per request says where the work is.
+ */
+export interface CpuSplit {
+  main: number
+  threads: number
+  children: number
+}
+
+/** Clock ticks of utime + stime in a /proc stat line (the fields after the command's parenthesis). */
+function ticks(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+const TICK_MS = 10 // USER_HZ is 100 on Linux
+
+/** The CPU split now, or undefined where /proc cannot tell (not Linux). */
+export function cpuNow(): CpuSplit | undefined {
+  try {
+    const self = process.pid
+    let main = 0
+    let threads = 0
+    for (const tid of readdirSync('/proc/self/task')) {
+      const t = ticks(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'))
+      if (Number(tid) === self) main = t
+      else threads += t
+    }
+    const parents = new Map<number, number[]>()
+    const own = new Map<number, number>()
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+        parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)])
+        own.set(Number(entry), ticks(stat))
+      } catch {
+        // The process ended while it was being read.
+      }
+    }
+    let children = 0
+    const queue = [...(parents.get(self) ?? [])]
+    while (queue.length) {
+      const pid = queue.pop() as number
+      children += own.get(pid) ?? 0
+      queue.push(...(parents.get(pid) ?? []))
+    }
+    return { main: main * TICK_MS, threads: threads * TICK_MS, children: children * TICK_MS }
+  } catch {
+    return undefined
+  }
+}
+
+function cpuPerRequest(before: CpuSplit | undefined, requests: number): CpuSplit | undefined {
+  const after = cpuNow()
+  if (!before || !after) return undefined
+  return {
+    main: (after.main - before.main) / requests,
+    threads: (after.threads - before.threads) / requests,
+    children: (after.children - before.children) / requests,
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -22,11 +92,12 @@ function percentile(sorted: number[], p: number): number {
 export async function measure(
   name: string,
   task: (i: number) => Promise<unknown>,
-  { requests = 2000, concurrency = 8, warmup = 100 } = {},
+  { requests = 2000, concurrency = 8, warmup = 100, cpu = false } = {},
 ): Promise<Measurement> {
   for (let i = 0; i < warmup; i++) await task(i)
   const latencies: number[] = []
   let next = 0
+  const cpuBefore = cpu ? cpuNow() : undefined
   const started = performance.now()
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -39,6 +110,7 @@ export async function measure(
     }),
   )
   const seconds = (performance.now() - started) / 1000
+  const cpuUsed = cpu ? cpuPerRequest(cpuBefore, requests) : undefined
   latencies.sort((a, b) => a - b)
   return {
     name,
@@ -47,6 +119,7 @@ export async function measure(
     rps: requests / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    ...(cpuUsed ? { cpu: cpuUsed } : {}),
   }
 }
 
@@ -58,11 +131,11 @@ export async function measure(
 export async function measureSteady(
   name: string,
   task: (i: number) => Promise<unknown>,
-  { requests = 2000, concurrency = 8, warmup = 200, tolerance = 0.05, maxPasses = 6 } = {},
+  { requests = 2000, concurrency = 8, warmup = 200, tolerance = 0.05, maxPasses = 6, cpu = false } = {},
 ): Promise<Measurement & { passes: number; spread: number }> {
-  let previous = await measure(name, task, { requests, concurrency, warmup })
+  let previous = await measure(name, task, { requests, concurrency, warmup, cpu })
   for (let passes = 2; ; passes++) {
-    const current = await measure(name, task, { requests, concurrency, warmup: 0 })
+    const current = await measure(name, task, { requests, concurrency, warmup: 0, cpu })
     const spread = Math.abs(current.rps - previous.rps) / Math.max(current.rps, previous.rps)
     if (spread <= tolerance || passes >= maxPasses) return { ...current, passes, spread }
     previous = current
@@ -79,6 +152,13 @@ export function printTable(title: string, rows: Measurement[]): void {
       'p99 ms': r.p99.toFixed(2),
       n: r.requests,
       conc: r.concurrency,
+      ...(r.cpu
+        ? {
+            'cpu ms/req main': r.cpu.main.toFixed(2),
+            'other threads': r.cpu.threads.toFixed(2),
+            functions: r.cpu.children.toFixed(2),
+          }
+        : {}),
     })),
   )
 }

@@ -3,7 +3,7 @@ import { userContext } from '../shared/core/context.ts'
 import { verifyAccessToken } from '../shared/http/require-user.ts'
 import { listNotes } from '../shared/notes/service.ts'
 import { getMe } from '../shared/users/service.ts'
-import { getOk, type Measurement, measureSteady } from './lib.ts'
+import { type CpuSplit, getOk, type Measurement, measureSteady } from './lib.ts'
 import type { BenchContext } from './run.ts'
 
 // The request path against what it costs at least: each case through the whole path (gateway →
@@ -14,9 +14,21 @@ import type { BenchContext } from './run.ts'
 // repeat until two in a row agree within 5% (the first warms the JIT, the pools and the plan
 // caches); the last is reported. The full path's client is node:http on kept-alive connections,
 // not fetch: it runs in this process, beside the gateway, and fetch's own CPU per request (more
-// than the gateway's) would be counted against the path (ADR 0037).
+// than the gateway's) would be counted against the path (ADR 0037). Each row also says the CPU a
+// request took, by thread and process (from /proc): the machine's speed varies from hour to hour
+// and with it every latency, but where the work is stays put.
 
 const CONCURRENCY = [1, 8, 32]
+
+/**
+ * A row's CPU per request: this process's main thread (the client, and for the full path the
+ * gateway; for the direct row the verb and postgres.js), its other threads (the embedded
+ * database's, V8's helpers) and the child processes (the Deno functions).
+ */
+const cpuText = ({ main, threads, children }: CpuSplit) =>
+  `${(main + threads + children).toFixed(2)} (main thread ${main.toFixed(2)}, other threads ${threads.toFixed(2)}, ` +
+  `functions ${children.toFixed(2)})`
+
 const NOTES = 200
 
 export async function benchRequestPath({ stack, sql, user }: BenchContext): Promise<Measurement[]> {
@@ -43,14 +55,17 @@ export async function benchRequestPath({ stack, sql, user }: BenchContext): Prom
   try {
     for (const { name, full, direct } of cases) {
       for (const concurrency of CONCURRENCY) {
-        const options = { requests: concurrency === 1 ? 1000 : 3000, concurrency, warmup: 300 }
+        const options = { requests: concurrency === 1 ? 1000 : 3000, concurrency, warmup: 300, cpu: true }
         const path = await measureSteady(`${name}, full path`, full, options)
         const statements = await measureSteady(`${name}, its statements directly`, direct, options)
         rows.push(path, statements)
         console.log(
           `${name} at concurrency ${concurrency}: full path ${(path.rps / statements.rps).toFixed(2)} of the ` +
             `direct statements' throughput; p50 ${path.p50.toFixed(2)} ms vs ${statements.p50.toFixed(2)} ms ` +
-            `(passes agreeing within ${(path.spread * 100).toFixed(0)}% and ${(statements.spread * 100).toFixed(0)}%)`,
+            `(passes agreeing within ${(path.spread * 100).toFixed(0)}% and ${(statements.spread * 100).toFixed(0)}%)` +
+            (path.cpu && statements.cpu
+              ? `; CPU per request ${cpuText(path.cpu)} ms vs ${cpuText(statements.cpu)} ms`
+              : ''),
         )
       }
     }
