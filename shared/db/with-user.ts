@@ -12,10 +12,55 @@ export type { Tx } from '../core/context.ts'
 // would outlive a sign-out by up to its hour): it raises CS401 if not, which aborts the
 // transaction, so nothing the request did is kept and it is answered 401 (core/errors.ts maps
 // CS401). It also counts the request against the rate limits (ADR 0022): over one, it raises
-// CS429 (a 429 with Retry-After). For an agent acting in a run it also names the run and the
+// CS429 (a 429 with Retry-After). Under a limit of 200 a minute or more it takes several counts at
+// once and serves the next requests of that minute from them without writing (ADR 0038); the
+// session is checked on every request all the same. For an agent acting in a run it also names the run and the
 // tool call (consilium.agent_run_id, consilium.agent_step_id), so that a trigger records the
 // agent's changes in the run's trace in the same transaction (ADR 0029); for the user's own
 // requests both are set empty, so their edits are never traced.
+
+/**
+ * Rate-limit counts this instance has taken ahead (docs/adr/0038-request-count-leases.md): per
+ * counter key, how many more requests it may serve in that minute without writing the count. Taken
+ * in the request's own statement, kept only once its transaction has committed (a rolled-back
+ * count was never taken), used only in the minute the database counted them in.
+ */
+const leases = new Map<string, { window: number; left: number }>()
+/** Counters held at once; past this the oldest lease is dropped (it only means a count is written). */
+const MAX_LEASES = 10_000
+/** The most counts taken at once. A limit under 200 a minute is counted one by one, exactly. */
+const MAX_LEASE = 10
+
+const leaseSize = (limit: number) => Math.max(1, Math.min(MAX_LEASE, Math.floor(limit / 100)))
+
+/** How many counts this request takes for `key`: 0 when a lease of this minute covers it. */
+function takeFromLease(key: string, limit: number): number {
+  if (limit <= 0) return 0
+  const lease = leases.get(key)
+  if (lease && lease.left > 0 && lease.window === Math.floor(Date.now() / 60_000)) {
+    lease.left--
+    return 0
+  }
+  return leaseSize(limit)
+}
+
+function keepLease(key: string, window: number, left: number): void {
+  leases.delete(key)
+  if (left <= 0) return
+  if (leases.size >= MAX_LEASES) leases.delete(leases.keys().next().value as string)
+  leases.set(key, { window, left })
+}
+
+/** Forgets every lease (tests that change the limits mid-run). */
+export function clearRequestCountLeases(): void {
+  leases.clear()
+}
+
+/** The transaction's opening statements, and what they took ahead, to keep once it commits. */
+interface Opening {
+  done: Promise<unknown>
+  keep(): Promise<void>
+}
 
 /** Who a transaction is for: a verb's context (claims, client address, an open transaction) or bare claims. */
 export type Subject = ServiceContext | JwtClaims
@@ -28,21 +73,35 @@ function partsOf(subject: Subject, joined: Tx | undefined) {
   return { claims: subject as JwtClaims, address: undefined, actor: undefined, outer: joined }
 }
 
-function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined, actor?: Actor) {
+function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined, actor?: Actor): Opening {
   // Only verified claims get here; anything else is a bug, refused before it reaches the pipeline.
   if (typeof claims?.sub !== 'string') throw new Error('withUser needs the verified claims of a user')
   const { perUserPerMinute, perAddressPerMinute } = loadConfig().rateLimits
   const agent = actor?.kind === 'agent' ? actor : undefined
-  return Promise.all([
+  const userKey = `user:${claims.sub}`
+  const addressKey = `address:${address}`
+  const userLease = takeFromLease(userKey, perUserPerMinute)
+  const addressLease = address ? takeFromLease(addressKey, perAddressPerMinute) : 0
+  const done = Promise.all([
     tx`begin`.execute(),
-    tx`
+    tx<{ leases: number[] }[]>`
       select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
              set_config('role', 'authenticated', true),
              set_config('consilium.agent_run_id', ${agent?.runId ?? ''}, true),
              set_config('consilium.agent_step_id', ${agent?.stepId ?? ''}, true),
              private.begin_request(${claims.session_id ?? null}::uuid, ${address ?? null},
-                                   ${perUserPerMinute}, ${perAddressPerMinute})`.execute(),
+                                   ${perUserPerMinute}, ${perAddressPerMinute},
+                                   ${userLease}, ${addressLease}) as leases`.execute(),
   ])
+  return {
+    done,
+    async keep() {
+      const [, [row]] = await done
+      const [userLeft, addressLeft, window] = row.leases
+      if (userLease > 0) keepLease(userKey, window, userLeft)
+      if (addressLease > 0) keepLease(addressKey, window, addressLeft)
+    },
+  }
 }
 
 /**
@@ -57,7 +116,8 @@ export async function withUser<T>(subject: Subject, fn: (tx: Tx) => Promise<T>, 
   if (outer) return fn(outer)
   const tx = await getSql().reserve()
   try {
-    const opened = openTransaction(tx, claims, address, actor)
+    const opening = openTransaction(tx, claims, address, actor)
+    const opened = opening.done
     // Awaited below; until then a failure must not count as an unhandled rejection.
     opened.catch(() => {})
     let result: T
@@ -74,6 +134,7 @@ export async function withUser<T>(subject: Subject, fn: (tx: Tx) => Promise<T>, 
       throw cause ?? error
     }
     await tx`commit`
+    await opening.keep()
     return result
   } finally {
     tx.release()
@@ -95,14 +156,16 @@ export async function withUserStatement<Rows extends readonly postgres.MaybeRow[
   if (outer) return statement(outer)
   const tx = await getSql().reserve()
   try {
+    const opening = openTransaction(tx, claims, address, actor)
     const [opened, result, committed] = await Promise.allSettled([
-      openTransaction(tx, claims, address, actor),
+      opening.done,
       statement(tx).execute(),
       tx`commit`.execute(),
     ])
     if (opened.status === 'rejected') throw opened.reason
     if (result.status === 'rejected') throw result.reason
     if (committed.status === 'rejected') throw committed.reason
+    await opening.keep()
     return result.value
   } finally {
     tx.release()

@@ -1,8 +1,10 @@
+import { decodeJwt } from 'jose'
 import { afterAll, afterEach, describe, expect } from 'vitest'
 import { app as planning } from '../../functions/planning/app.ts'
 import { app as users } from '../../functions/users/app.ts'
 import { setConfigForTests } from '../../shared/config.ts'
 import { closeSql } from '../../shared/db/client.ts'
+import { clearRequestCountLeases } from '../../shared/db/with-user.ts'
 import { expectErrorEnvelope } from '../helpers/envelope.ts'
 import { it } from '../helpers/fixtures.ts'
 import { createUser, type TestUser } from '../helpers/stack.ts'
@@ -11,7 +13,10 @@ import { createUser, type TestUser } from '../helpers/stack.ts'
 // sees the same count), answered 429 rate_limited with Retry-After, and nothing of a refused
 // request is kept.
 
-afterEach(() => setConfigForTests(undefined))
+afterEach(() => {
+  setConfigForTests(undefined)
+  clearRequestCountLeases()
+})
 afterAll(() => closeSql())
 
 const call = (app: typeof users, path: string, user: TestUser, address: string, init: RequestInit = {}) =>
@@ -19,6 +24,12 @@ const call = (app: typeof users, path: string, user: TestUser, address: string, 
     ...init,
     headers: { authorization: `Bearer ${user.token}`, 'x-forwarded-for': address, ...init.headers },
   })
+
+/** Counts are per minute: a test that counts starts well inside one, or a new window would reset it. */
+async function withinOneMinute(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000)
+  if (left < 10_000) await new Promise((resolve) => setTimeout(resolve, left + 200))
+}
 
 async function expectLimited(response: Response) {
   await expectErrorEnvelope(response, 429, 'rate_limited')
@@ -33,6 +44,7 @@ describe('rate limits', () => {
   }) => {
     setConfigForTests({ rateLimits: { perUserPerMinute: 4, perAddressPerMinute: 0 } })
     const ada = await createUser('limited')
+    await withinOneMinute()
     for (let i = 0; i < 3; i++) expect((await call(users, '/users/me', ada, '10.0.0.1')).status).toBe(200)
     // Across functions: the planning function counts against the same user.
     expect((await call(planning, '/planning/goals', ada, '10.0.0.2')).status).toBe(200)
@@ -56,11 +68,43 @@ describe('rate limits', () => {
     setConfigForTests({ rateLimits: { perUserPerMinute: 0, perAddressPerMinute: 3 } })
     const address = `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`
     const [first, second] = [await createUser('addr-a'), await createUser('addr-b')]
+    await withinOneMinute()
     expect((await call(users, '/users/me', first, address)).status).toBe(200)
     expect((await call(users, '/users/me', second, address)).status).toBe(200)
     expect((await call(users, '/users/me', first, `${address}, 192.0.2.1`)).status).toBe(200)
     await expectLimited(await call(users, '/users/me', second, address))
     expect((await call(users, '/users/me', second, '10.8.0.1')).status).toBe(200)
+  })
+
+  it('are counted a few at a time under a high limit, and never let more through than the limit', async ({
+    sql,
+  }) => {
+    // A limit of 200 a minute: counts are taken two at a time (ADR 0038).
+    setConfigForTests({ rateLimits: { perUserPerMinute: 200, perAddressPerMinute: 0 } })
+    const ada = await createUser('leased')
+    await withinOneMinute()
+    const counted = async () =>
+      (await sql`select count from private.request_counts where key = ${`user:${ada.id}`}`)[0]?.count
+    for (let i = 0; i < 5; i++) expect((await call(users, '/users/me', ada, '10.0.1.1')).status).toBe(200)
+    // Three writes of two: the sixth count is the lease this instance still holds.
+    expect(await counted()).toBe(6)
+    const statuses: number[] = []
+    for (let i = 5; i < 201; i++) statuses.push((await call(users, '/users/me', ada, '10.0.1.1')).status)
+    expect(statuses.filter((status) => status === 200)).toHaveLength(195)
+    expect(statuses.at(-1)).toBe(429)
+    expect(await counted()).toBe(200)
+  })
+
+  it('check the session on every request, also one served without counting', async ({ sql }) => {
+    setConfigForTests({ rateLimits: { perUserPerMinute: 1000, perAddressPerMinute: 0 } })
+    const ada = await createUser('leased-signed-out')
+    await withinOneMinute()
+    expect((await call(users, '/users/me', ada, '10.0.1.2')).status).toBe(200)
+    expect((await call(users, '/users/me', ada, '10.0.1.2')).status).toBe(200)
+    const [row] = await sql`select count from private.request_counts where key = ${`user:${ada.id}`}`
+    expect(row.count).toBe(10)
+    await sql`delete from auth.sessions where id = ${decodeJwt(ada.token).session_id as string}`
+    await expectErrorEnvelope(await call(users, '/users/me', ada, '10.0.1.2'), 401, 'unauthorized')
   })
 
   it('are documented in every authenticated route of the OpenAPI documents', async () => {

@@ -1,0 +1,93 @@
+-- Rate-limit counts taken a few at a time (docs/adr/0038-request-count-leases.md). Every request
+-- wrote its count row (ADR 0022): on the embedded database about a third of a one-statement
+-- transaction's time, and on a server a write, so a WAL flush, behind every GET. A function
+-- instance now takes up to `user_lease` counts in one write and serves that many requests of the
+-- user in the same minute, the first now and the rest without writing (it passes 0: only the session
+-- check runs, which stays on every request). The limit still holds across instances: a lease is
+-- granted only from what is left of the limit, so the requests served in a minute never exceed it;
+-- a lease an instance does not use up refuses a little early instead (at most lease − 1 per
+-- instance a minute).
+--
+-- Returns {user_left, address_left, window}: how many more requests of the lease the instance may
+-- serve without counting (0 when nothing was counted), and the minute they belong to, in minutes
+-- since the epoch. The rules are begin_request's (CS401, CS429 with the seconds left as DETAIL);
+-- begin_request(uuid, text, integer, integer) is now this with leases of one, so they stay one
+-- definition.
+
+create function private.begin_request(
+  session_id uuid,
+  address text,
+  per_user integer,
+  per_address integer,
+  user_lease integer,
+  address_lease integer
+)
+returns integer[]
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  uid uuid := (select auth.uid());
+  minute timestamptz := pg_catalog.date_trunc('minute', pg_catalog.now());
+  taken integer;
+  before integer;
+  user_left integer := 0;
+  address_left integer := 0;
+  over boolean := false;
+begin
+  if not private.session_is_active(session_id)
+     and not private.schedule_grant_is_active(session_id) then
+    raise exception 'This session has ended; sign in again' using errcode = 'CS401';
+  end if;
+  if per_user > 0 and uid is not null and user_lease > 0 then
+    insert into private.request_counts as c (key, window_start, count)
+    values ('user:' || uid, minute, user_lease)
+    on conflict (key) do update
+      set count = case when c.window_start = excluded.window_start then c.count + excluded.count
+                       else excluded.count end,
+          window_start = excluded.window_start
+    returning c.count into taken;
+    before := taken - user_lease;
+    over := before >= per_user;
+    user_left := greatest(least(user_lease, per_user - before) - 1, 0);
+  end if;
+  if per_address > 0 and address is not null and address_lease > 0 then
+    insert into private.request_counts as c (key, window_start, count)
+    values ('address:' || address, minute, address_lease)
+    on conflict (key) do update
+      set count = case when c.window_start = excluded.window_start then c.count + excluded.count
+                       else excluded.count end,
+          window_start = excluded.window_start
+    returning c.count into taken;
+    before := taken - address_lease;
+    over := over or before >= per_address;
+    address_left := greatest(least(address_lease, per_address - before) - 1, 0);
+  end if;
+  if over then
+    raise exception 'Too many requests; wait before trying again'
+      using errcode = 'CS429',
+            detail = pg_catalog.ceil(extract(epoch from (minute + interval '1 minute' - pg_catalog.now())))::text;
+  end if;
+  return array[user_left, address_left, (extract(epoch from minute) / 60)::integer];
+end;
+$$;
+revoke all on function private.begin_request(uuid, text, integer, integer, integer, integer) from public, anon;
+grant execute on function private.begin_request(uuid, text, integer, integer, integer, integer) to authenticated;
+
+-- One count a request, as before, by way of the one definition.
+create or replace function private.begin_request(
+  session_id uuid,
+  address text,
+  per_user integer,
+  per_address integer
+)
+returns boolean
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+  select private.begin_request(session_id, address, per_user, per_address, 1, 1) is not null
+$$;
