@@ -14,6 +14,25 @@
 -- begin_request(uuid, text, integer, integer) is now this with leases of one, so they stay one
 -- definition.
 
+-- Adds `taken` to a counter's window of this minute (a new minute starts it afresh) and answers
+-- what the window held before.
+create function private.take_request_counts(counter text, taken integer)
+returns integer
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+  insert into private.request_counts as c (key, window_start, count)
+  values (counter, pg_catalog.date_trunc('minute', pg_catalog.now()), taken)
+  on conflict (key) do update
+    set count = case when c.window_start = excluded.window_start then c.count + excluded.count
+                     else excluded.count end,
+        window_start = excluded.window_start
+  returning c.count - taken
+$$;
+revoke all on function private.take_request_counts(text, integer) from public, anon, authenticated;
+
 create function private.begin_request(
   session_id uuid,
   address text,
@@ -31,7 +50,6 @@ as $$
 declare
   uid uuid := (select auth.uid());
   minute timestamptz := pg_catalog.date_trunc('minute', pg_catalog.now());
-  taken integer;
   before integer;
   user_left integer := 0;
   address_left integer := 0;
@@ -42,26 +60,12 @@ begin
     raise exception 'This session has ended; sign in again' using errcode = 'CS401';
   end if;
   if per_user > 0 and uid is not null and user_lease > 0 then
-    insert into private.request_counts as c (key, window_start, count)
-    values ('user:' || uid, minute, user_lease)
-    on conflict (key) do update
-      set count = case when c.window_start = excluded.window_start then c.count + excluded.count
-                       else excluded.count end,
-          window_start = excluded.window_start
-    returning c.count into taken;
-    before := taken - user_lease;
+    before := private.take_request_counts('user:' || uid, user_lease);
     over := before >= per_user;
     user_left := greatest(least(user_lease, per_user - before) - 1, 0);
   end if;
   if per_address > 0 and address is not null and address_lease > 0 then
-    insert into private.request_counts as c (key, window_start, count)
-    values ('address:' || address, minute, address_lease)
-    on conflict (key) do update
-      set count = case when c.window_start = excluded.window_start then c.count + excluded.count
-                       else excluded.count end,
-          window_start = excluded.window_start
-    returning c.count into taken;
-    before := taken - address_lease;
+    before := private.take_request_counts('address:' || address, address_lease);
     over := over or before >= per_address;
     address_left := greatest(least(address_lease, per_address - before) - 1, 0);
   end if;

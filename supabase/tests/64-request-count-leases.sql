@@ -1,7 +1,7 @@
 -- private.begin_request with leases: counts taken a few at a time, never past the limit, the session
 -- checked on every call (docs/adr/0038-request-count-leases.md).
 begin;
-select plan(11);
+select plan(12);
 
 select tests.create_supabase_user('leaser');
 
@@ -67,6 +67,12 @@ select is(
 select ok(
   private.begin_request(null, null, 0, 0, 10, 10) = array[0, 0, (extract(epoch from date_trunc('minute', now())) / 60)::integer],
   'with the limits off nothing is counted or leased'
+);
+
+select ok(
+  not has_function_privilege('authenticated', 'private.take_request_counts(text, integer)', 'execute')
+  and not has_function_privilege('anon', 'private.take_request_counts(text, integer)', 'execute'),
+  'a user cannot move a counter directly'
 );
 
 select * from finish();
