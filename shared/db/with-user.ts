@@ -33,22 +33,28 @@ const MAX_LEASE = 10
 
 const leaseSize = (limit: number) => Math.max(1, Math.min(MAX_LEASE, Math.floor(limit / 100)))
 
-/** How many counts this request takes for `key`: 0 when a lease of this minute covers it. */
-function takeFromLease(key: string, limit: number): number {
+/**
+ * How many counts this request takes for `key` in minute `window`: 0 when a lease of that minute
+ * covers it. The database counts the request after all if its own minute is another.
+ */
+function takeFromLease(key: string, limit: number, window: number): number {
   if (limit <= 0) return 0
   const lease = leases.get(key)
-  if (lease && lease.left > 0 && lease.window === Math.floor(Date.now() / 60_000)) {
+  if (lease && lease.left > 0 && lease.window === window) {
     lease.left--
     return 0
   }
   return leaseSize(limit)
 }
 
+/** Adds what a committed request took ahead to the key's lease (requests in parallel each add theirs). */
 function keepLease(key: string, window: number, left: number): void {
+  const held = leases.get(key)
+  const total = left + (held?.window === window ? held.left : 0)
   leases.delete(key)
-  if (left <= 0) return
+  if (total <= 0) return
   if (leases.size >= MAX_LEASES) leases.delete(leases.keys().next().value as string)
-  leases.set(key, { window, left })
+  leases.set(key, { window, left: total })
 }
 
 /** Forgets every lease (tests that change the limits mid-run). */
@@ -59,7 +65,8 @@ export function clearRequestCountLeases(): void {
 /** The transaction's opening statements, and what they took ahead, to keep once it commits. */
 interface Opening {
   done: Promise<unknown>
-  keep(): Promise<void>
+  /** Keeps the leases taken, given the answer to the transaction's COMMIT. */
+  keep(committed: { command: string }): Promise<void>
 }
 
 /** Who a transaction is for: a verb's context (claims, client address, an open transaction) or bare claims. */
@@ -80,8 +87,9 @@ function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined,
   const agent = actor?.kind === 'agent' ? actor : undefined
   const userKey = `user:${claims.sub}`
   const addressKey = `address:${address}`
-  const userLease = takeFromLease(userKey, perUserPerMinute)
-  const addressLease = address ? takeFromLease(addressKey, perAddressPerMinute) : 0
+  const window = Math.floor(Date.now() / 60_000)
+  const userLease = takeFromLease(userKey, perUserPerMinute, window)
+  const addressLease = address ? takeFromLease(addressKey, perAddressPerMinute, window) : 0
   const done = Promise.all([
     tx`begin`.execute(),
     tx<{ leases: number[] }[]>`
@@ -91,11 +99,13 @@ function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined,
              set_config('consilium.agent_step_id', ${agent?.stepId ?? ''}, true),
              private.begin_request(${claims.session_id ?? null}::uuid, ${address ?? null},
                                    ${perUserPerMinute}, ${perAddressPerMinute},
-                                   ${userLease}, ${addressLease}) as leases`.execute(),
+                                   ${userLease}, ${addressLease}, ${window}) as leases`.execute(),
   ])
   return {
     done,
-    async keep() {
+    async keep(committed) {
+      // A COMMIT of an aborted transaction is answered ROLLBACK, without an error: nothing was taken.
+      if (committed.command !== 'COMMIT') return
       const [, [row]] = await done
       const [userLeft, addressLeft, window] = row.leases
       if (userLease > 0) keepLease(userKey, window, userLeft)
@@ -133,8 +143,7 @@ export async function withUser<T>(subject: Subject, fn: (tx: Tx) => Promise<T>, 
       await tx`rollback`.catch(() => {})
       throw cause ?? error
     }
-    await tx`commit`
-    await opening.keep()
+    await opening.keep(await tx`commit`)
     return result
   } finally {
     tx.release()
@@ -165,7 +174,7 @@ export async function withUserStatement<Rows extends readonly postgres.MaybeRow[
     if (opened.status === 'rejected') throw opened.reason
     if (result.status === 'rejected') throw result.reason
     if (committed.status === 'rejected') throw committed.reason
-    await opening.keep()
+    await opening.keep(committed.value)
     return result.value
   } finally {
     tx.release()

@@ -2,8 +2,9 @@
 -- wrote its count row (ADR 0022): on the embedded database about a third of a one-statement
 -- transaction's time, and on a server a write, so a WAL flush, behind every GET. A function
 -- instance now takes up to `user_lease` counts in one write and serves that many requests of the
--- user in the same minute, the first now and the rest without writing (it passes 0: only the session
--- check runs, which stays on every request). The limit still holds across instances: a lease is
+-- user in the same minute, the first now and the rest without writing (it passes 0 and the minute
+-- its lease is for, `lease_window`: only the session check runs, which stays on every request; a
+-- lease for another minute than the database's counts the request after all). The limit still holds across instances: a lease is
 -- granted only from what is left of the limit, so the requests served in a minute never exceed it;
 -- a lease an instance does not use up refuses a little early instead (at most lease − 1 per
 -- instance a minute).
@@ -39,7 +40,8 @@ create function private.begin_request(
   per_user integer,
   per_address integer,
   user_lease integer,
-  address_lease integer
+  address_lease integer,
+  lease_window integer
 )
 returns integer[]
 language plpgsql
@@ -50,11 +52,20 @@ as $$
 declare
   uid uuid := (select auth.uid());
   minute timestamptz := pg_catalog.date_trunc('minute', pg_catalog.now());
+  this_window integer := (extract(epoch from minute) / 60)::integer;
   before integer;
   user_left integer := 0;
   address_left integer := 0;
   over boolean := false;
 begin
+  -- A lease is at most 10; one the caller holds for another minute than the database's is spent,
+  -- so the request is counted (once) after all.
+  user_lease := least(greatest(coalesce(user_lease, 1), 0), 10);
+  address_lease := least(greatest(coalesce(address_lease, 1), 0), 10);
+  if lease_window is distinct from this_window then
+    user_lease := greatest(user_lease, 1);
+    address_lease := greatest(address_lease, 1);
+  end if;
   if not private.session_is_active(session_id)
      and not private.schedule_grant_is_active(session_id) then
     raise exception 'This session has ended; sign in again' using errcode = 'CS401';
@@ -74,11 +85,11 @@ begin
       using errcode = 'CS429',
             detail = pg_catalog.ceil(extract(epoch from (minute + interval '1 minute' - pg_catalog.now())))::text;
   end if;
-  return array[user_left, address_left, (extract(epoch from minute) / 60)::integer];
+  return array[user_left, address_left, this_window];
 end;
 $$;
-revoke all on function private.begin_request(uuid, text, integer, integer, integer, integer) from public, anon;
-grant execute on function private.begin_request(uuid, text, integer, integer, integer, integer) to authenticated;
+revoke all on function private.begin_request(uuid, text, integer, integer, integer, integer, integer) from public, anon;
+grant execute on function private.begin_request(uuid, text, integer, integer, integer, integer, integer) to authenticated;
 
 -- One count a request, as before, by way of the one definition.
 create or replace function private.begin_request(
@@ -93,5 +104,5 @@ volatile
 security definer
 set search_path = ''
 as $$
-  select private.begin_request(session_id, address, per_user, per_address, 1, 1) is not null
+  select private.begin_request(session_id, address, per_user, per_address, 1, 1, null) is not null
 $$;

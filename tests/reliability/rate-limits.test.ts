@@ -95,6 +95,30 @@ describe('rate limits', () => {
     expect(await counted()).toBe(200)
   })
 
+  it('lose no counts to requests in parallel: each adds what it took ahead to the lease', async ({ sql }) => {
+    // 1000 a minute: counts are taken ten at a time.
+    setConfigForTests({ rateLimits: { perUserPerMinute: 1000, perAddressPerMinute: 0 } })
+    const ada = await createUser('leased-parallel')
+    await withinOneMinute()
+    const statuses: number[] = []
+    // 8 at a time, 1050 in all: had a lease replaced another, counts taken ahead would be lost and
+    // the user refused well before 1000.
+    let next = 0
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < 1050) {
+          next++
+          statuses.push((await call(users, '/users/me', ada, '10.0.1.3')).status)
+        }
+      }),
+    )
+    const served = statuses.filter((status) => status === 200).length
+    expect(served).toBeLessThanOrEqual(1000)
+    expect(served).toBeGreaterThanOrEqual(990)
+    const [row] = await sql`select count from private.request_counts where key = ${`user:${ada.id}`}`
+    expect(row.count).toBe(1000)
+  })
+
   it('check the session on every request, also one served without counting', async ({ sql }) => {
     setConfigForTests({ rateLimits: { perUserPerMinute: 1000, perAddressPerMinute: 0 } })
     const ada = await createUser('leased-signed-out')
