@@ -25,9 +25,12 @@ export interface CpuSplit {
   children: number
 }
 
-/** Clock ticks of utime + stime in a /proc stat line (the fields after the command's parenthesis). */
+/** The fields of a /proc stat line after the command's parenthesis: state, ppid, … */
+const statFields = (stat: string) => stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+
+/** Clock ticks of utime + stime in a /proc stat line. */
 function ticks(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = statFields(stat)
   return Number(fields[11]) + Number(fields[12])
 }
 
@@ -50,7 +53,7 @@ export function cpuNow(): CpuSplit | undefined {
       if (!/^\d+$/.test(entry)) continue
       try {
         const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+        const ppid = Number(statFields(stat)[1])
         parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)])
         own.set(Number(entry), ticks(stat))
       } catch {

@@ -14,10 +14,10 @@ export type { Tx } from '../core/context.ts'
 // CS401). It also counts the request against the rate limits (ADR 0022): over one, it raises
 // CS429 (a 429 with Retry-After). Under a limit of 200 a minute or more it takes several counts at
 // once and serves the next requests of that minute from them without writing (ADR 0038); the
-// session is checked on every request all the same. For an agent acting in a run it also names the run and the
-// tool call (consilium.agent_run_id, consilium.agent_step_id), so that a trigger records the
-// agent's changes in the run's trace in the same transaction (ADR 0029); for the user's own
-// requests both are set empty, so their edits are never traced.
+// session is checked on every request all the same. For an agent acting in a run it also names
+// the run and the tool call (consilium.agent_run_id, consilium.agent_step_id), so that a trigger
+// records the agent's changes in the run's trace in the same transaction (ADR 0029); for the
+// user's own requests both are set empty, so their edits are never traced.
 
 /**
  * Rate-limit counts this instance has taken ahead (docs/adr/0038-request-count-leases.md): per
@@ -107,9 +107,10 @@ function openTransaction(tx: Tx, claims: JwtClaims, address: string | undefined,
       // A COMMIT of an aborted transaction is answered ROLLBACK, without an error: nothing was taken.
       if (committed.command !== 'COMMIT') return
       const [, [row]] = await done
-      const [userLeft, addressLeft, window] = row.leases
-      if (userLease > 0) keepLease(userKey, window, userLeft)
-      if (addressLease > 0) keepLease(addressKey, window, addressLeft)
+      // The minute the database counted them in, which may not be `window`.
+      const [userLeft, addressLeft, counted] = row.leases
+      if (userLease > 0) keepLease(userKey, counted, userLeft)
+      if (addressLease > 0) keepLease(addressKey, counted, addressLeft)
     },
   }
 }

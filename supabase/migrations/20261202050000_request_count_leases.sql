@@ -4,8 +4,9 @@
 -- instance now takes up to `user_lease` counts in one write and serves that many requests of the
 -- user in the same minute, the first now and the rest without writing (it passes 0 and the minute
 -- its lease is for, `lease_window`: only the session check runs, which stays on every request; a
--- lease for another minute than the database's counts the request after all). The limit still holds across instances: a lease is
--- granted only from what is left of the limit, so the requests served in a minute never exceed it;
+-- lease for another minute than the database's counts the request after all). The limit still
+-- holds across instances: a lease is granted only from what is left of the limit, so the requests
+-- served in a minute never exceed it;
 -- a lease an instance does not use up refuses a little early instead (at most lease − 1 per
 -- instance a minute).
 --
