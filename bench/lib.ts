@@ -127,20 +127,28 @@ export async function measure(
 }
 
 /**
- * As measure(), after a warm-up long enough that passes agree: passes of `requests` run until the
- * throughput of the last two differs by at most `tolerance` (or `maxPasses` ran); the last is
+ * As measure(), for cases to be compared with each other, after a warm-up long enough that passes
+ * agree: passes of `requests` run for each case in turn (a, b, a, b, …), so that every case sees the
+ * same minutes of a machine whose speed drifts, until for every case the throughput of its last two
+ * passes differs by at most `tolerance` (or `maxPasses` rounds ran). Each case's last pass is
  * reported, `spread` saying how far it was from the one before.
  */
 export async function measureSteady(
-  name: string,
-  task: (i: number) => Promise<unknown>,
+  cases: { name: string; task: (i: number) => Promise<unknown> }[],
   { requests = 2000, concurrency = 8, warmup = 200, tolerance = 0.05, maxPasses = 6, cpu = false } = {},
-): Promise<Measurement & { passes: number; spread: number }> {
-  let previous = await measure(name, task, { requests, concurrency, warmup, cpu })
+): Promise<(Measurement & { passes: number; spread: number })[]> {
+  const run = (c: (typeof cases)[number], warm: number) =>
+    measure(c.name, c.task, { requests, concurrency, warmup: warm, cpu })
+  let previous: Measurement[] = []
+  for (const c of cases) previous.push(await run(c, warmup))
   for (let passes = 2; ; passes++) {
-    const current = await measure(name, task, { requests, concurrency, warmup: 0, cpu })
-    const spread = Math.abs(current.rps - previous.rps) / Math.max(current.rps, previous.rps)
-    if (spread <= tolerance || passes >= maxPasses) return { ...current, passes, spread }
+    const current: Measurement[] = []
+    for (const c of cases) current.push(await run(c, 0))
+    const spreads = current.map(
+      (m, i) => Math.abs(m.rps - previous[i].rps) / Math.max(m.rps, previous[i].rps),
+    )
+    if (spreads.every((spread) => spread <= tolerance) || passes >= maxPasses)
+      return current.map((m, i) => ({ ...m, passes, spread: spreads[i] }))
     previous = current
   }
 }

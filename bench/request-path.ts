@@ -10,9 +10,10 @@ import type { BenchContext } from './run.ts'
 // Deno function → token check → withUser → Postgres), and the verb run here, in process, through
 // the same withUser code: the direct row sends exactly the statements a request sends, pipelined
 // the same way (BEGIN, the settings, the statement and COMMIT in one write for these one-statement
-// verbs, ADR 0023), on a pool as large as a function's. Each at concurrency 1, 8 and 32; passes
-// repeat until two in a row agree within 5% (the first warms the JIT, the pools and the plan
-// caches); the last is reported. The full path's client is node:http on kept-alive connections,
+// verbs, ADR 0023), on a pool as large as a function's. Each at concurrency 1, 8 and 32; passes of
+// the full path and of the direct statements alternate, so that both rows of a ratio see the same
+// minutes of a machine whose speed drifts, until each row's last two agree within 5% (the first
+// warms the JIT, the pools and the plan caches); the last of each is reported. The full path's client is node:http on kept-alive connections,
 // not fetch: it runs in this process, beside the gateway, and fetch's own CPU per request (more
 // than the gateway's) would be counted against the path (ADR 0037). Each row also says the CPU a
 // request took, by thread and process (from /proc): the machine's speed varies from hour to hour
@@ -56,8 +57,13 @@ export async function benchRequestPath({ stack, sql, user }: BenchContext): Prom
     for (const { name, full, direct } of cases) {
       for (const concurrency of CONCURRENCY) {
         const options = { requests: concurrency === 1 ? 1000 : 3000, concurrency, warmup: 300, cpu: true }
-        const path = await measureSteady(`${name}, full path`, full, options)
-        const statements = await measureSteady(`${name}, its statements directly`, direct, options)
+        const [path, statements] = await measureSteady(
+          [
+            { name: `${name}, full path`, task: full },
+            { name: `${name}, its statements directly`, task: direct },
+          ],
+          options,
+        )
         rows.push(path, statements)
         console.log(
           `${name} at concurrency ${concurrency}: full path ${(path.rps / statements.rps).toFixed(2)} of the ` +
