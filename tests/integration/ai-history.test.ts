@@ -51,16 +51,22 @@ const call = (path: string, body?: unknown) =>
     body: body === undefined ? undefined : JSON.stringify(body),
   })
 
-/** A conversation of `pairs` exchanges of 2,000 characters a message, oldest first. */
+/**
+ * A conversation of `pairs` exchanges of 2,000 characters a message, oldest first, a second apart:
+ * the embedded database's now() counts whole milliseconds, so rows written quickly could share a
+ * created_at and come back in the order of their random ids.
+ */
 async function longConversation(pairs: number) {
   const [{ id }] = await sql`insert into public.conversations (user_id) values (${ada.id}) returning id`
   const turns: Array<{ id: string; content: string }> = []
   for (let i = 0; i < pairs; i++) {
     for (const role of ['user', 'assistant'] as const) {
       const content = `${role} turn ${i}: `.padEnd(2000, role === 'user' ? ' ask' : ' answer')
+      const secondsAgo = 2 * (pairs - i) - (role === 'user' ? 0 : 1)
       const [row] = await sql<{ id: string }[]>`
-        insert into public.messages (user_id, conversation_id, role, content, agent_id)
-        values (${ada.id}, ${id}, ${role}, ${content}, ${role === 'assistant' ? 'coordinator' : null})
+        insert into public.messages (user_id, conversation_id, role, content, agent_id, created_at)
+        values (${ada.id}, ${id}, ${role}, ${content}, ${role === 'assistant' ? 'coordinator' : null},
+                now() - make_interval(secs => ${secondsAgo}))
         returning id`
       turns.push({ id: row.id, content })
     }

@@ -386,13 +386,19 @@ export class World {
     return (await response.json()) as { id: string; title: string }
   }
 
-  /** Messages already in the conversation, as if said earlier (oldest first). */
+  /**
+   * Messages already in the conversation, as if said earlier (oldest first): a second apart, the
+   * last a second ago. Their times are set, not left to now(): the embedded database's clock counts
+   * whole milliseconds, so rows written quickly one after another can share a created_at, and the
+   * tie is broken by their random ids.
+   */
   async history(turns: Array<{ role: 'user' | 'assistant'; content: string }>): Promise<void> {
-    for (const turn of turns) {
+    for (const [index, turn] of turns.entries()) {
       await sql`
-        insert into public.messages (user_id, conversation_id, role, content, agent_id)
+        insert into public.messages (user_id, conversation_id, role, content, agent_id, created_at)
         values (${this.ada.id}, ${this.conversationId}, ${turn.role}, ${turn.content},
-                ${turn.role === 'assistant' ? 'coordinator' : null})`
+                ${turn.role === 'assistant' ? 'coordinator' : null},
+                now() - make_interval(secs => ${turns.length - index}))`
     }
   }
 
