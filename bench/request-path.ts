@@ -13,11 +13,12 @@ import type { BenchContext } from './run.ts'
 // verbs, ADR 0023), on a pool as large as a function's. Each at concurrency 1, 8 and 32; passes of
 // the full path and of the direct statements alternate, so that both rows of a ratio see the same
 // minutes of a machine whose speed drifts, until each row's last two agree within 5% (the first
-// warms the JIT, the pools and the plan caches); the last of each is reported. The full path's client is node:http on kept-alive connections,
-// not fetch: it runs in this process, beside the gateway, and fetch's own CPU per request (more
-// than the gateway's) would be counted against the path (ADR 0037). Each row also says the CPU a
-// request took, by thread and process (from /proc): the machine's speed varies from hour to hour
-// and with it every latency, but where the work is stays put.
+// warms the JIT, the pools and the plan caches); the last of each is reported. The full path's
+// client is node:http on kept-alive connections, not fetch: it runs in this process, beside the
+// gateway, and fetch's own CPU per request (more than the gateway's) would be counted against the
+// path (ADR 0037). Each row also says the CPU a request took, by thread and process (from /proc):
+// the machine's speed varies from hour to hour and with it every latency, but where the work is
+// stays put.
 
 const CONCURRENCY = [1, 8, 32]
 
