@@ -10,24 +10,43 @@ import { inBackground } from './background.ts'
 const aiFunctionUrl = () =>
   (env('AI_FUNCTION_URL') ?? `${loadConfig().supabaseUrl}/functions/v1/ai`).replace(/\/+$/, '')
 
-/** After the response: POST ai/knowledge/drain as the user (EdgeRuntime.waitUntil keeps it going). */
+/** Tries of a hand-off, 1 s and then 4 s apart: a busy gateway (503) or database (500) is often brief. */
+const HANDOFF_TRIES = 3
+
+/** Answers that asking again will not change: the ai function took it, or refused the token or the request. */
+const settles = (status: number) =>
+  (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 408 && status !== 429)
+
+/**
+ * After the response: POST ai/knowledge/drain as the user (EdgeRuntime.waitUntil keeps it going),
+ * sent again on no answer, a 408, 429 or 5xx.
+ */
 export function requestIndexing(accessToken: string): void {
   inBackground('knowledge.handoff', async () => {
-    const response = await fetch(`${aiFunctionUrl()}/knowledge/drain`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        apikey: env('SUPABASE_ANON_KEY') ?? accessToken,
-        'content-type': 'application/json',
-      },
-      body: '{}',
-      signal: AbortSignal.timeout(15_000),
-    })
-    await response.body?.cancel()
-    if (response.status !== 202) {
-      console.warn(
-        `knowledge hand-off: the ai function answered ${response.status}; the periodic drain will index`,
-      )
+    for (let attempt = 1; ; attempt++) {
+      const answer = await handOff(accessToken).catch((error: unknown) => String(error))
+      if (typeof answer === 'number' && answer >= 200 && answer < 300) return
+      if ((typeof answer === 'number' && settles(answer)) || attempt >= HANDOFF_TRIES) {
+        const what = typeof answer === 'number' ? `answered ${answer}` : `could not be reached (${answer})`
+        console.warn(`knowledge hand-off: the ai function ${what}; the periodic drain will index`)
+        return
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000 * 4 ** (attempt - 1)))
     }
   })
+}
+
+async function handOff(accessToken: string): Promise<number> {
+  const response = await fetch(`${aiFunctionUrl()}/knowledge/drain`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${accessToken}`,
+      apikey: env('SUPABASE_ANON_KEY') ?? accessToken,
+      'content-type': 'application/json',
+    },
+    body: '{}',
+    signal: AbortSignal.timeout(15_000),
+  })
+  await response.body?.cancel()
+  return response.status
 }

@@ -294,11 +294,22 @@ export function drainInBackground(ctx: ServiceContext): void {
   drainSoon(ctx)
 }
 
-async function drainRounds(ctx: ServiceContext, rounds: number): Promise<void> {
+/** What a drain did: whether it indexed anything, and whether work may be left (a failure, or the rounds ran out). */
+interface Drained {
+  progressed: boolean
+  left: boolean
+}
+
+async function drainRounds(ctx: ServiceContext, rounds: number): Promise<Drained> {
+  let progressed = false
+  let failures = false
   for (let round = 0; round < rounds; round++) {
     const { indexed, failed } = await runJobs(ctx, { limit: 10 })
-    if (indexed + failed === 0) return
+    if (indexed > 0) progressed = true
+    if (failed > 0) failures = true
+    if (indexed + failed === 0) return { progressed, left: failures }
   }
+  return { progressed, left: true }
 }
 
 /** Users waiting for a drain in this instance, in order, each with the context it runs as. */
@@ -306,12 +317,61 @@ const waiting = new Map<string, ServiceContext>()
 let draining = false
 
 /**
+ * A drain that left work (an attempt failed, the drain itself failed, or its rounds ran out) comes
+ * back for the user by itself once the user's next job can be claimed: where no periodic drain
+ * runs (the test suite, a stack started with it off) the hand-off is the only trigger, and elsewhere
+ * a failed first attempt would wait up to a minute for that drain. Per user, the pending timer and
+ * how many follow-ups in a row found nothing to index (past MAX_FOLLOW_UPS it stops; the periodic
+ * drain stays the net). An instance that ends takes its timers with it; nothing is lost, as the
+ * jobs stay queued.
+ */
+const followUps = new Map<string, { idle: number; timer: ReturnType<typeof setTimeout> }>()
+const MAX_FOLLOW_UPS = MAX_ATTEMPTS
+/** The longest a follow-up waits: a job's last backoff, with a second to spare. */
+const MAX_FOLLOW_UP_SECONDS = backoffSeconds(MAX_ATTEMPTS - 1) + 1
+
+function forgetFollowUp(userId: string): void {
+  const pending = followUps.get(userId)
+  if (pending) clearTimeout(pending.timer)
+  followUps.delete(userId)
+}
+
+/** Seconds until the user's next job can be claimed (due and not held), or undefined if none waits. */
+async function nextClaimIn(ctx: ServiceContext): Promise<number | undefined> {
+  const [row] = await withUserStatement(
+    ctx,
+    (tx) => tx<Array<{ seconds: number | null }>>`
+      select extract(epoch from min(greatest(run_after, coalesce(locked_until, run_after))) - now())::float8
+             as seconds
+      from public.knowledge_jobs
+      where user_id = ${ctx.userId} and attempts < ${MAX_ATTEMPTS}`,
+  )
+  return row.seconds === null ? undefined : row.seconds
+}
+
+async function followUp(userId: string, ctx: ServiceContext, drained: Drained): Promise<void> {
+  const idle = drained.progressed ? 0 : (followUps.get(userId)?.idle ?? 0) + 1
+  forgetFollowUp(userId)
+  if (idle > MAX_FOLLOW_UPS) return
+  // If even this question fails (the database is away), ask again after a backoff of its own.
+  const seconds = await nextClaimIn(ctx).catch(() => backoffSeconds(Math.max(1, idle)))
+  if (seconds === undefined) return
+  const delay = Math.min(MAX_FOLLOW_UP_SECONDS, Math.max(0, seconds) + 0.5) * 1000
+  const timer = setTimeout(() => drainSoon(ctx, true), delay)
+  // The timer alone does not keep a process alive (Node's timers unref; Deno's ids, Deno.unrefTimer).
+  if (typeof timer === 'object') (timer as { unref?: () => void }).unref?.()
+  else (globalThis as { Deno?: { unrefTimer?(id: unknown): void } }).Deno?.unrefTimer?.(timer)
+  followUps.set(userId, { idle, timer })
+}
+
+/**
  * Drains the user's queue in the background. One drain at a time in an instance, users in turn: a
  * user asked for again while waiting (a note saved twice in a row) waits once; asked for while their
  * drain runs, they wait for one more. Chunking and embedding are CPU work on this thread, so two
  * drains at once would only slow each other, and keep each other's transactions open longer.
  */
-export function drainSoon(ctx: ServiceContext): void {
+export function drainSoon(ctx: ServiceContext, isFollowUp = false): void {
+  if (!isFollowUp) forgetFollowUp(ctx.userId)
   waiting.set(ctx.userId, { ...ctx, tx: undefined })
   if (draining) return
   draining = true
@@ -319,11 +379,15 @@ export function drainSoon(ctx: ServiceContext): void {
     try {
       for (const [userId, userCtx] of waiting) {
         waiting.delete(userId)
+        let drained: Drained
         try {
-          await drainRounds(userCtx, DRAIN_ROUNDS)
+          drained = await drainRounds(userCtx, DRAIN_ROUNDS)
         } catch (error) {
           console.error(`knowledge drain for ${userId} failed:`, error)
+          drained = { progressed: false, left: true }
         }
+        if (drained.left) await followUp(userId, userCtx, drained).catch(() => {})
+        else forgetFollowUp(userId)
       }
     } finally {
       draining = false

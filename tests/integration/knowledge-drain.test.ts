@@ -137,6 +137,96 @@ describe('a saved note is indexed without anyone asking', () => {
   })
 })
 
+describe('with no periodic drain, nothing a save queued is left behind', () => {
+  it('a drain whose attempt failed comes back by itself once the job is due again', {
+    timeout: 30_000,
+  }, async ({ sql }) => {
+    const dan = await createUser('dan')
+    setAiConfigForTests({
+      ...noProviders(),
+      openai: { apiKey: 'test-key', baseUrl: embeddings.baseUrl },
+      embeddingModel: 'openai:text-embedding-3-small',
+    })
+    // One embedding call is two requests (the SDK tries once more): the first attempt fails, whole.
+    embeddings.failNext(500, 2)
+    const note = await expectJson<{ id: string }>(
+      await notesApp.request('/notes', json(dan.token, { title: 'Dan: the spare key is under the mat' })),
+      201,
+    )
+    await until(async () => {
+      const [job] = await sql`select attempts from public.knowledge_jobs where note_id = ${note.id}`
+      return job?.attempts === 1 && (await noteChunks(sql, note.id)).length === 0
+    })
+    // No drain-due, no second save: only the drain's own follow-up, after the 5 s backoff, indexes it.
+    await until(async () => (await noteChunks(sql, note.id)).length > 0, 15_000)
+    expect(await noteChunks(sql, note.id)).toEqual([
+      { content: '# Dan: the spare key is under the mat', embedding_model: 'openai:text-embedding-3-small' },
+    ])
+    expect(await sql`select 1 from public.knowledge_jobs where note_id = ${note.id}`).toHaveLength(0)
+  })
+
+  it('a hand-off the ai function refused for a moment (503) is sent again', async ({ sql }) => {
+    const eve = await createUser('eve')
+    const asked: number[] = []
+    const busy = serve({
+      fetch: (request) => {
+        asked.push(Date.now())
+        return asked.length === 1 ? new Response('busy', { status: 503 }) : aiApp.fetch(request)
+      },
+      port: 0,
+      hostname: '127.0.0.1',
+    })
+    await new Promise((resolve) => busy.once('listening', resolve))
+    const direct = process.env.AI_FUNCTION_URL
+    process.env.AI_FUNCTION_URL = `http://127.0.0.1:${(busy.address() as AddressInfo).port}/ai`
+    try {
+      const note = await expectJson<{ id: string }>(
+        await notesApp.request('/notes', json(eve.token, { title: 'Eve: water the ferns' })),
+        201,
+      )
+      await until(async () => (await noteChunks(sql, note.id)).length > 0, 10_000)
+      expect(asked).toHaveLength(2)
+      // Asked again after a pause, not at once.
+      expect(asked[1] - asked[0]).toBeGreaterThanOrEqual(900)
+    } finally {
+      await backgroundSettled()
+      process.env.AI_FUNCTION_URL = direct
+      await new Promise((resolve) => busy.close(resolve))
+    }
+  })
+
+  it('a hand-off refused for good (401) is not sent again', async ({ sql }) => {
+    const fay = await createUser('fay')
+    let asked = 0
+    const refusing = serve({
+      fetch: () => {
+        asked++
+        return Response.json({ error: { code: 'unauthorized' } }, { status: 401 })
+      },
+      port: 0,
+      hostname: '127.0.0.1',
+    })
+    await new Promise((resolve) => refusing.once('listening', resolve))
+    const direct = process.env.AI_FUNCTION_URL
+    process.env.AI_FUNCTION_URL = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/ai`
+    try {
+      const note = await expectJson<{ id: string }>(
+        await notesApp.request('/notes', json(fay.token, { title: 'Fay: call the plumber' })),
+        201,
+      )
+      await backgroundSettled()
+      expect(asked).toBe(1)
+      // Still queued for the periodic drain: nothing lost.
+      expect(await sql`select attempts from public.knowledge_jobs where note_id = ${note.id}`).toEqual([
+        { attempts: 0 },
+      ])
+    } finally {
+      process.env.AI_FUNCTION_URL = direct
+      await new Promise((resolve) => refusing.close(resolve))
+    }
+  })
+})
+
 describe('POST ai/knowledge/drain-due (the periodic drain)', () => {
   it('with the service-role key: drains every user with due work, each as that user', async ({
     sql,
