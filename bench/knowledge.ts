@@ -5,7 +5,7 @@ import type postgres from 'postgres'
 import { userContext } from '../shared/core/context.ts'
 import { withUserStatement } from '../shared/db/with-user.ts'
 import { verifyAccessToken } from '../shared/http/require-user.ts'
-import { countTokens } from '../shared/knowledge/chunking.ts'
+import { chunkText, countTokens } from '../shared/knowledge/chunking.ts'
 import { getEmbedder, vectorLiteral } from '../shared/knowledge/embeddings.ts'
 import { ocr, stopOcr } from '../shared/knowledge/transcribe.ts'
 import { canRender, renderText } from '../tests/helpers/images.ts'
@@ -306,6 +306,23 @@ export async function benchKnowledge({ sql, user }: BenchContext): Promise<Measu
   figure(
     `ingestion: ${ingestion.rps.toFixed(1)} chunks/s embedded locally (USE-lite, ~200 tokens, batches of 16)`,
   )
+
+  // Chunking, the indexer's CPU work before any model: prose, and the largest note of one repeated
+  // character (11 paragraphs of 90,000), which took 12 s to chunk here before chunkText remembered
+  // the counts of pieces it had counted (ADR 0032): in the ai function, under load, that was minutes
+  // in which no other user's drain ran.
+  const prose = Array.from({ length: 1000 }, (_, i) => base[(i * 13) % base.length]).join(' ')
+  const run = Array.from({ length: 11 }, () => 'z'.repeat(90_000)).join('\n\n')
+  for (const [label, text] of [
+    [`prose, ${Math.round(prose.length / 1000)} kB`, prose],
+    ['one character repeated, 1 MiB', run],
+  ] as const) {
+    const t0 = performance.now()
+    const pieces = await chunkText(text, { format: 'plain' })
+    const seconds = (performance.now() - t0) / 1000
+    results.push(rate(`chunking: chunks/s, ${label}`, pieces.length, seconds, []))
+    figure(`chunking ${label}: ${pieces.length} chunks in ${seconds.toFixed(2)} s`)
+  }
 
   started = performance.now()
   const vectors = await embedder.embed(base)
