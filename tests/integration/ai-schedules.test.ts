@@ -575,8 +575,8 @@ describe('the due check', () => {
     expect(steps.map((step) => step.name)).toEqual(['list_tasks', 'create_task'])
     expect(JSON.stringify(steps[0].output)).toContain('Ada’s own task')
     expect(JSON.stringify(steps[0].output)).not.toContain('Bob’s secret task')
-    const [task] =
-      await sql`select user_id, source, source_reference from public.tasks where title = 'Planned by the schedule'`
+    const [task] = await sql`select user_id, source, source_reference from public.tasks
+                where title = 'Planned by the schedule' and source_reference->>'run_id' = ${started.run_id}`
     expect(task).toMatchObject({
       user_id: ada.id,
       source: 'agent',
