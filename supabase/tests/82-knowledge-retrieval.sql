@@ -1,8 +1,9 @@
 -- Hybrid retrieval among thousands of passages (20261202010000, docs/adr/0036): the full-text
 -- candidates come from the GIN index (under RLS they could not: `@@` is not leakproof), through a
 -- helper that runs as its owner and still reads only the caller's passages; a search reads a bounded
--- number of rows, not every passage of the user; a passage with every word of the query but its stop
--- words is found among thousands with some of them. Alice's rows have ids a…, Bob's b….
+-- number of rows, not every passage of the user nor other users' passages written before hers; a
+-- passage with every word of the query but its stop words is found among thousands with some of
+-- them. Alice's rows have ids a…, Bob's b….
 begin;
 select plan(11);
 
@@ -35,6 +36,12 @@ values ('b0000000-0000-4000-8000-000000000001', 'Bob''s chores', repeat('b', 64)
 insert into public.document_chunks (id, document_id, chunk_index, content, embedding, embedding_model) values
   ('b1000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000001', 0,
    'weekly chores list with the rare hedgehog', pg_temp.axis(1), 'local:use-lite');
+-- 3000 more of Bob's with the same common words, written before any of Alice's: a list that read
+-- the table in order would read all of them before reaching hers (20261203010000).
+insert into public.document_chunks (id, document_id, chunk_index, content)
+select ('b1000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'b0000000-0000-4000-8000-000000000001', i,
+       'weekly chores list of Bob''s, number ' || i
+from generate_series(2, 3001) as i;
 
 select tests.authenticate_as('alice');
 insert into public.documents (id, title, checksum)
