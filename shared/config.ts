@@ -165,3 +165,17 @@ export function loadAiConfig(): AiConfig {
 export function setAiConfigForTests(overrides: Partial<AiConfig> | undefined): void {
   currentAi = overrides ? { ...readAiConfig(), ...overrides } : undefined
 }
+
+/**
+ * Where the ai function answers, for the functions that hand work to it over HTTP (chat, notes):
+ * `AI_FUNCTION_URL`, else the project's `/functions/v1/ai`. Read at each call.
+ */
+export const aiFunctionUrl = (): string =>
+  (env('AI_FUNCTION_URL') ?? `${loadConfig().supabaseUrl}/functions/v1/ai`).replace(/\/+$/, '')
+
+/** The headers of a call to the ai function as the user: their own token, the project's anon key. */
+export const asUserHeaders = (accessToken: string): Record<string, string> => ({
+  authorization: `Bearer ${accessToken}`,
+  apikey: env('SUPABASE_ANON_KEY') ?? accessToken,
+  'content-type': 'application/json',
+})

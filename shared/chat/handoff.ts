@@ -1,4 +1,4 @@
-import { env, loadConfig } from '../config.ts'
+import { aiFunctionUrl, asUserHeaders } from '../config.ts'
 
 // The chat function hands a stored user message to the ai function over HTTP, with the user's own
 // token (functions never import each other; agents run only in `ai`). `ai` starts the run and works
@@ -15,10 +15,6 @@ export interface Handoff {
   run_error?: { code: string; message: string }
 }
 
-/** Where the ai function answers: `AI_FUNCTION_URL`, else the project's `/functions/v1/ai`. */
-const aiFunctionUrl = () =>
-  (env('AI_FUNCTION_URL') ?? `${loadConfig().supabaseUrl}/functions/v1/ai`).replace(/\/+$/, '')
-
 export async function handToAgent(
   accessToken: string,
   message: { id: string; conversation_id: string },
@@ -27,12 +23,7 @@ export async function handToAgent(
   try {
     const response = await fetch(`${aiFunctionUrl()}/runs`, {
       method: 'POST',
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        apikey: env('SUPABASE_ANON_KEY') ?? accessToken,
-        'content-type': 'application/json',
-        accept: 'application/json',
-      },
+      headers: { ...asUserHeaders(accessToken), accept: 'application/json' },
       body: JSON.stringify({
         conversation_id: message.conversation_id,
         message_id: message.id,

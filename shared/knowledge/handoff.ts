@@ -1,14 +1,10 @@
-import { env, loadConfig } from '../config.ts'
+import { aiFunctionUrl, asUserHeaders } from '../config.ts'
 import { inBackground } from './background.ts'
 
 // A saved note is indexed without anyone asking (docs/adr/0032): the notes function, once it has
 // answered the save, asks the ai function over HTTP, with the user's own token, to drain the user's
 // queue (functions never import each other; the embedders live in `ai`). The save's trigger has
 // already queued the note, so a hand-off that fails loses nothing: the periodic drain finds it.
-
-/** Where the ai function answers: `AI_FUNCTION_URL`, else the project's `/functions/v1/ai`. */
-const aiFunctionUrl = () =>
-  (env('AI_FUNCTION_URL') ?? `${loadConfig().supabaseUrl}/functions/v1/ai`).replace(/\/+$/, '')
 
 /** Tries of a hand-off, 1 s and then 4 s apart: a busy gateway (503) or database (500) is often brief. */
 const HANDOFF_TRIES = 3
@@ -39,11 +35,7 @@ export function requestIndexing(accessToken: string): void {
 async function handOff(accessToken: string): Promise<number> {
   const response = await fetch(`${aiFunctionUrl()}/knowledge/drain`, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${accessToken}`,
-      apikey: env('SUPABASE_ANON_KEY') ?? accessToken,
-      'content-type': 'application/json',
-    },
+    headers: asUserHeaders(accessToken),
     body: '{}',
     signal: AbortSignal.timeout(15_000),
   })

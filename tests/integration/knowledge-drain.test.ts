@@ -69,6 +69,24 @@ async function until(condition: () => Promise<boolean>, ms = 20_000): Promise<vo
   }
 }
 
+/** Runs `body` with AI_FUNCTION_URL at a stand-in that answers with `answer`; then puts it back. */
+async function withAiFunction(
+  answer: (request: Request) => Response | Promise<Response>,
+  body: () => Promise<void>,
+): Promise<void> {
+  const standIn = serve({ fetch: answer, port: 0, hostname: '127.0.0.1' })
+  await new Promise((resolve) => standIn.once('listening', resolve))
+  const direct = process.env.AI_FUNCTION_URL
+  process.env.AI_FUNCTION_URL = `http://127.0.0.1:${(standIn.address() as AddressInfo).port}/ai`
+  try {
+    await body()
+  } finally {
+    await backgroundSettled()
+    process.env.AI_FUNCTION_URL = direct
+    await new Promise((resolve) => standIn.close(resolve))
+  }
+}
+
 const drainDue = (token: string | undefined, userIds: string[]) =>
   aiApp.request('/ai/knowledge/drain-due', json(token, { user_ids: userIds }))
 
@@ -168,18 +186,11 @@ describe('with no periodic drain, nothing a save queued is left behind', () => {
   it('a hand-off the ai function refused for a moment (503) is sent again', async ({ sql }) => {
     const eve = await createUser('eve')
     const asked: number[] = []
-    const busy = serve({
-      fetch: (request) => {
-        asked.push(Date.now())
-        return asked.length === 1 ? new Response('busy', { status: 503 }) : aiApp.fetch(request)
-      },
-      port: 0,
-      hostname: '127.0.0.1',
-    })
-    await new Promise((resolve) => busy.once('listening', resolve))
-    const direct = process.env.AI_FUNCTION_URL
-    process.env.AI_FUNCTION_URL = `http://127.0.0.1:${(busy.address() as AddressInfo).port}/ai`
-    try {
+    const busyOnce = (request: Request) => {
+      asked.push(Date.now())
+      return asked.length === 1 ? new Response('busy', { status: 503 }) : aiApp.fetch(request)
+    }
+    await withAiFunction(busyOnce, async () => {
       const note = await expectJson<{ id: string }>(
         await notesApp.request('/notes', json(eve.token, { title: 'Eve: water the ferns' })),
         201,
@@ -188,28 +199,17 @@ describe('with no periodic drain, nothing a save queued is left behind', () => {
       expect(asked).toHaveLength(2)
       // Asked again after a pause, not at once.
       expect(asked[1] - asked[0]).toBeGreaterThanOrEqual(900)
-    } finally {
-      await backgroundSettled()
-      process.env.AI_FUNCTION_URL = direct
-      await new Promise((resolve) => busy.close(resolve))
-    }
+    })
   })
 
   it('a hand-off refused for good (401) is not sent again', async ({ sql }) => {
     const fay = await createUser('fay')
     let asked = 0
-    const refusing = serve({
-      fetch: () => {
-        asked++
-        return Response.json({ error: { code: 'unauthorized' } }, { status: 401 })
-      },
-      port: 0,
-      hostname: '127.0.0.1',
-    })
-    await new Promise((resolve) => refusing.once('listening', resolve))
-    const direct = process.env.AI_FUNCTION_URL
-    process.env.AI_FUNCTION_URL = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/ai`
-    try {
+    const refusing = () => {
+      asked++
+      return Response.json({ error: { code: 'unauthorized' } }, { status: 401 })
+    }
+    await withAiFunction(refusing, async () => {
       const note = await expectJson<{ id: string }>(
         await notesApp.request('/notes', json(fay.token, { title: 'Fay: call the plumber' })),
         201,
@@ -220,10 +220,7 @@ describe('with no periodic drain, nothing a save queued is left behind', () => {
       expect(await sql`select attempts from public.knowledge_jobs where note_id = ${note.id}`).toEqual([
         { attempts: 0 },
       ])
-    } finally {
-      process.env.AI_FUNCTION_URL = direct
-      await new Promise((resolve) => refusing.close(resolve))
-    }
+    })
   })
 })
 
