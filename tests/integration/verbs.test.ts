@@ -122,7 +122,9 @@ describe('verbs called directly', () => {
     expect(await edited()).toBe(false)
     await updateNote({ ctx: await asUser(ada), input: { id: note.id, changes: { title: 'Mine now' } } })
     expect(await edited()).toBe(true)
-    const [manual] = await sql`select source, source_reference from public.notes where title = 'Pinned'`
+    // The user's own note is theirs by hand: no agent named.
+    const byHand = await createNote({ ctx: await asUser(ada), input: { title: 'By hand' } })
+    const [manual] = await sql`select source, source_reference from public.notes where id = ${byHand.id}`
     expect(manual).toEqual({ source: 'manual', source_reference: null })
   })
 
