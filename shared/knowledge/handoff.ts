@@ -9,9 +9,8 @@ import { inBackground } from './background.ts'
 /** Tries of a hand-off, 1 s and then 4 s apart: a busy gateway (503) or database (500) is often brief. */
 const HANDOFF_TRIES = 3
 
-/** Answers that asking again will not change: the ai function took it, or refused the token or the request. */
-const settles = (status: number) =>
-  (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 408 && status !== 429)
+/** A refusal that asking again will not change (the token, the request): a 4xx but 408 and 429. */
+const refusedForGood = (status: number) => status >= 400 && status < 500 && status !== 408 && status !== 429
 
 /**
  * After the response: POST ai/knowledge/drain as the user (EdgeRuntime.waitUntil keeps it going),
@@ -22,7 +21,7 @@ export function requestIndexing(accessToken: string): void {
     for (let attempt = 1; ; attempt++) {
       const answer = await handOff(accessToken).catch((error: unknown) => String(error))
       if (typeof answer === 'number' && answer >= 200 && answer < 300) return
-      if ((typeof answer === 'number' && settles(answer)) || attempt >= HANDOFF_TRIES) {
+      if ((typeof answer === 'number' && refusedForGood(answer)) || attempt >= HANDOFF_TRIES) {
         const what = typeof answer === 'number' ? `answered ${answer}` : `could not be reached (${answer})`
         console.warn(`knowledge hand-off: the ai function ${what}; the periodic drain will index`)
         return
